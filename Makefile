@@ -1,0 +1,87 @@
+# dbx — build, test, install. `make` builds ./dbx; `make test` runs every test;
+# `make demo` shows dbx at work. Missing Debian packages are installed first
+# by scripts/setup.sh (as root), so both work on a fresh machine.
+
+PREFIX  ?= /usr/local
+CC      ?= cc
+VERSION := 0.1.0
+PKGS    := lua5.4 libuv libcurl libcrypto libcjson
+SAN     ?= 0
+
+BUILD   := build$(if $(filter 1,$(SAN)),-san,)
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -MMD -MP \
+           -DDBX_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+ifeq ($(SAN),1)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+MODULES := util map hash statcache glob graph key store proc sched term recipe build
+LUA_SRC := $(wildcard lua/dbx/*.lua) $(wildcard recipes/*.lua)
+OBJS    := $(MODULES:%=$(BUILD)/%.o) $(BUILD)/embedded.o
+UNIT    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+
+.PHONY: all setup test test-unit test-e2e demo install clean bench
+all: dbx
+
+# Installs missing Debian packages and Python test tools; quiet when all is there.
+setup:
+	@scripts/setup.sh
+
+dbx: $(BUILD)/dbx
+	cp $< $@
+
+$(BUILD)/dbx: $(BUILD)/main.o $(BUILD)/libdbx.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/libdbx.a: $(OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/%.o: core/%.c | $(BUILD)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/embed: tools/embed.c | $(BUILD)
+	$(CC) -O2 -o $@ $<
+
+$(BUILD)/embedded.c: $(BUILD)/embed $(LUA_SRC)
+	$(BUILD)/embed $@ $(foreach f,$(LUA_SRC),$(f)=$(f))
+
+$(BUILD)/embedded.o: $(BUILD)/embedded.c
+	$(CC) $(CFLAGS) -Wno-overlength-strings -c -o $@ $<
+
+$(BUILD):
+	mkdir -p $(BUILD)/tests
+
+# One cmocka program per module; the archive lets each link only what it uses.
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libdbx.a
+	$(CC) $(CFLAGS) -Icore $(shell pkg-config --cflags cmocka) $(LDFLAGS) -o $@ $^ \
+	  $(shell pkg-config --libs cmocka) $(LDLIBS)
+
+test-unit: setup $(UNIT)
+	@fail=0; for t in $(UNIT); do \
+	  ( cd $(BUILD)/tests && ./$$(basename $$t) ) || fail=1; \
+	done; exit $$fail
+
+test-e2e: setup dbx
+	DBX=$(CURDIR)/dbx python3 -m pytest -q tests/e2e
+
+test: test-unit test-e2e
+
+demo: setup dbx
+	./dbx -C examples/commands build
+	./dbx -C examples/commands build
+	./dbx -C examples/commands explain report
+
+bench: dbx
+	bench/noop
+
+install: dbx
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 dbx $(DESTDIR)$(PREFIX)/bin/dbx
+
+clean:
+	rm -rf build build-san dbx
+
+-include $(OBJS:.o=.d) $(BUILD)/main.d

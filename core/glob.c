@@ -1,0 +1,147 @@
+#include "glob.h"
+
+#include <dirent.h>
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+int glob_has_magic(const char *s) { return strpbrk(s, "*?[") != NULL; }
+
+static int skipped_dir(const char *name) {
+  return strcmp(name, ".git") == 0 || strcmp(name, ".dbx") == 0;
+}
+
+/* Match segment by segment so that '**' may stand for zero or more folders. */
+static int match_from(const char *pat, const char *path) {
+  for (;;) {
+    const char *pe = strchr(pat, '/'), *se = strchr(path, '/');
+    size_t pl = pe ? (size_t)(pe - pat) : strlen(pat);
+    if (pl == 2 && pat[0] == '*' && pat[1] == '*') {
+      if (!pe) return 1; /* trailing '**' matches everything below */
+      for (const char *p = path;;) {
+        if (match_from(pe + 1, p)) return 1;
+        const char *n = strchr(p, '/');
+        if (!n) return 0;
+        p = n + 1;
+      }
+    }
+    size_t sl = se ? (size_t)(se - path) : strlen(path);
+    char *ps = xstrndup(pat, pl), *ss = xstrndup(path, sl);
+    int ok = fnmatch(ps, ss, 0) == 0;
+    free(ps);
+    free(ss);
+    if (!ok) return 0;
+    if (!pe || !se) return !pe && !se;
+    pat = pe + 1;
+    path = se + 1;
+  }
+}
+
+int glob_match(const char *pattern, const char *path) { return match_from(pattern, path); }
+
+static int is_dir(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Every file below dir (relative path, "" for the current folder). */
+static size_t walk_all(const char *dir, strvec *out) {
+  DIR *d = opendir(*dir ? dir : ".");
+  if (!d) return 0;
+  size_t n = 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+    char *p = path_join(dir, e->d_name);
+    unsigned char type = e->d_type;
+    if (type == DT_UNKNOWN) {
+      struct stat st;
+      type = lstat(p, &st) == 0 ? (S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : S_ISLNK(st.st_mode) ? DT_LNK : DT_UNKNOWN) : DT_UNKNOWN;
+    }
+    if (type == DT_DIR) {
+      if (!skipped_dir(e->d_name)) n += walk_all(p, out);
+      free(p);
+    } else if (type == DT_REG || (type == DT_LNK && !is_dir(p))) {
+      sv_push_own(out, p);
+      n++;
+    } else {
+      free(p);
+    }
+  }
+  closedir(d);
+  return n;
+}
+
+/* Expand the segments of pat under dir. */
+static size_t expand(const char *dir, const char *pat, strvec *out) {
+  const char *pe = strchr(pat, '/');
+  size_t pl = pe ? (size_t)(pe - pat) : strlen(pat);
+  const char *rest = pe ? pe + 1 : NULL;
+  if (pl == 2 && pat[0] == '*' && pat[1] == '*') {
+    if (!rest) return walk_all(dir, out);
+    size_t n = expand(dir, rest, out);
+    DIR *d = opendir(*dir ? dir : ".");
+    if (!d) return n;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+      if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2]))) continue;
+      if (skipped_dir(e->d_name)) continue;
+      char *p = path_join(dir, e->d_name);
+      struct stat st;
+      if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) n += expand(p, pat, out);
+      free(p);
+    }
+    closedir(d);
+    return n;
+  }
+  char *seg = xstrndup(pat, pl);
+  size_t n = 0;
+  if (!glob_has_magic(seg)) {
+    char *p = path_join(dir, seg);
+    if (rest) {
+      if (is_dir(p)) n = expand(p, rest, out);
+    } else {
+      struct stat st;
+      if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) {
+        sv_push_own(out, p);
+        p = NULL;
+        n = 1;
+      }
+    }
+    free(p);
+    free(seg);
+    return n;
+  }
+  DIR *d = opendir(*dir ? dir : ".");
+  if (d) {
+    struct dirent *e;
+    while ((e = readdir(d))) {
+      if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+      if (fnmatch(seg, e->d_name, 0) != 0) continue;
+      char *p = path_join(dir, e->d_name);
+      struct stat st;
+      if (rest) {
+        if (!skipped_dir(e->d_name) && lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+          n += expand(p, rest, out);
+      } else if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) {
+        sv_push_own(out, p);
+        p = NULL;
+        n++;
+      }
+      free(p);
+    }
+    closedir(d);
+  }
+  free(seg);
+  return n;
+}
+
+size_t glob_expand(const char *pattern, strvec *out) {
+  if (!glob_has_magic(pattern)) {
+    if (*pattern && is_dir(pattern)) return walk_all(pattern, out);
+    sv_push(out, pattern);
+    return 1;
+  }
+  return expand("", pattern, out);
+}

@@ -1,0 +1,357 @@
+/* dbx: command line. Only this file decides to exit. */
+#define _XOPEN_SOURCE 700
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <lua.h>
+#include <uv.h>
+
+#include "build.h"
+#include "graph.h"
+#include "recipe.h"
+#include "term.h"
+#include "util.h"
+
+#ifndef DBX_VERSION
+#define DBX_VERSION "0.0.0"
+#endif
+
+#define STATE_DIR ".dbx"
+
+struct cmd {
+  const char *name, *args, *summary, *help;
+};
+
+static const struct cmd cmds[] = {
+    {"build", "[TARGET...]", "build targets and what they need (the default command)",
+     "Builds each TARGET and everything it depends on, skipping whatever is up to date.\n"
+     "Without TARGET: the group 'default' if the recipe declares one, else every target.\n"
+     "A target is up to date when its key (a digest of its kind, params, input files and\n"
+     "its dependencies' keys) is recorded in .dbx/store and its outputs exist.\n\n"
+     "Examples:\n  dbx build\n  dbx build -j4 -k test lint\n  dbx build -n app        # say what would run and why\n"},
+    {"targets", "", "list the targets the recipe declares",
+     "Lists every target with its kind, where it is declared and its description.\n"},
+    {"graph", "[--dot] [TARGET...]", "print the dependency graph",
+     "Prints one 'target -> dependency' line per edge, or Graphviz with --dot:\n"
+     "  dbx graph --dot | dot -Tsvg > graph.svg\n"},
+    {"explain", "TARGET", "say what changed since TARGET was last built",
+     "Compares TARGET's inputs, params and dependencies' keys with the record of its last\n"
+     "build and names each difference: input files added, removed or changed, params changed,\n"
+     "dependencies whose key changed.\n"},
+    {"clean", "", "remove declared outputs and the .dbx state folder",
+     "Removes every output file the recipe declares and the .dbx folder (store, stat cache,\n"
+     "logs), so the next build runs everything.\n"},
+    {"help", "[COMMAND]", "show help for dbx or a command", ""},
+};
+#define NCMDS (sizeof cmds / sizeof *cmds)
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: dbx [OPTIONS] [COMMAND] [ARGS...]\n\n"
+          "dbx builds the targets a build.lua declares, running only what changed.\n\n"
+          "Commands:\n");
+  for (size_t i = 0; i < NCMDS; i++) {
+    char head[64];
+    snprintf(head, sizeof head, "%s %s", cmds[i].name, cmds[i].args);
+    fprintf(f, "  %-28s %s\n", head, cmds[i].summary);
+  }
+  fprintf(f,
+          "\nOptions:\n"
+          "  -C DIR                       run in DIR (where build.lua is)\n"
+          "  -f FILE                      use FILE as the recipe (default: build.lua)\n"
+          "  -j N, --jobs=N               run at most N commands at once (default: CPU count)\n"
+          "  -k, --keep-going             after a failure, go on with what does not depend on it\n"
+          "  -n, --dry-run                print what would run and why; run nothing\n"
+          "  -v, --verbose                say more\n"
+          "  --progress=auto|tty|plain|json\n"
+          "                               output style (auto: tty on a terminal, plain in CI or a pipe)\n"
+          "  --version                    print the version\n"
+          "  -h, --help                   this help; 'dbx help COMMAND' for a command\n"
+          "\nExit status: 0 ok, 1 a target failed, 2 usage or recipe error, 130 interrupted.\n"
+          "Environment: CI (plain output), NO_COLOR, DBX_LUA_PATH (load dbx's Lua from a folder).\n"
+          "Docs: docs/cli.md, docs/recipes.md\n");
+}
+
+static const struct cmd *find_cmd(const char *name) {
+  for (size_t i = 0; i < NCMDS; i++)
+    if (strcmp(cmds[i].name, name) == 0) return &cmds[i];
+  return NULL;
+}
+
+static int cmd_help(const char *name) {
+  const struct cmd *c = name ? find_cmd(name) : NULL;
+  if (!c || strcmp(c->name, "help") == 0) {
+    if (name && !c) {
+      fprintf(stderr, "dbx: no command '%s'\n", name);
+      return 2;
+    }
+    usage(stdout);
+    return 0;
+  }
+  printf("usage: dbx [OPTIONS] %s %s\n\n%s\n%s", c->name, c->args, c->summary, c->help);
+  printf("\nRun 'dbx --help' for the options every command takes.\n");
+  return 0;
+}
+
+struct opts {
+  const char *dir, *file, *cmd;
+  unsigned jobs;
+  int keep_going, dry_run, verbose, dot, help;
+  progress_mode progress;
+  strvec args;
+};
+
+static int bad_usage(const char *fmt, const char *arg) {
+  fprintf(stderr, "dbx: ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\nRun 'dbx --help' for usage.\n");
+  return 2;
+}
+
+static int parse_jobs(const char *s, unsigned *out) {
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno || *end || v < 1 || v > 4096) return -1;
+  *out = (unsigned)v;
+  return 0;
+}
+
+/* Parse argv into o; 0, or an exit code (>0) to stop with. */
+static int parse_args(int argc, char **argv, struct opts *o) {
+  int only_args = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (only_args || a[0] != '-' || !a[1]) {
+      if (!o->cmd && find_cmd(a)) o->cmd = a;
+      else if (!o->cmd) {
+        const char *names[NCMDS];
+        for (size_t k = 0; k < NCMDS; k++) names[k] = cmds[k].name;
+        const char *hint = closest_name(a, names, NCMDS);
+        if (hint) {
+          fprintf(stderr, "dbx: unknown command '%s' (did you mean '%s'?)\n", a, hint);
+          return 2;
+        }
+        o->cmd = "build"; /* dbx TARGET... is dbx build TARGET... */
+        sv_push(&o->args, a);
+      } else sv_push(&o->args, a);
+      continue;
+    }
+    const char *val = NULL;
+#define TAKE(short_, long_)                                                                      \
+  ((strcmp(a, short_) == 0 || strcmp(a, long_) == 0)                                            \
+       ? (i + 1 < argc ? (val = argv[++i], 1) : (bad_usage("option %s needs a value", a), -1))  \
+   : (strncmp(a, short_, 2) == 0 && strlen(short_) == 2 && a[2] && a[1] != '-')                 \
+       ? (val = a + 2, 1)                                                                       \
+   : (strncmp(a, long_ "=", strlen(long_ "=")) == 0) ? (val = a + strlen(long_ "="), 1)          \
+                                                      : 0)
+    int r;
+    if (strcmp(a, "--") == 0) only_args = 1;
+    else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) o->help = 1;
+    else if (strcmp(a, "--version") == 0) {
+      printf("dbx %s (%s, libuv %s)\n", DBX_VERSION, LUA_RELEASE, uv_version_string());
+      return -1;
+    } else if (strcmp(a, "-k") == 0 || strcmp(a, "--keep-going") == 0) o->keep_going = 1;
+    else if (strcmp(a, "-n") == 0 || strcmp(a, "--dry-run") == 0) o->dry_run = 1;
+    else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) o->verbose = 1;
+    else if (strcmp(a, "--dot") == 0) o->dot = 1;
+    else if ((r = TAKE("-C", "--directory")) != 0) {
+      if (r < 0) return 2;
+      o->dir = val;
+    } else if ((r = TAKE("-f", "--file")) != 0) {
+      if (r < 0) return 2;
+      o->file = val;
+    } else if ((r = TAKE("-j", "--jobs")) != 0) {
+      if (r < 0) return 2;
+      if (parse_jobs(val, &o->jobs) < 0) return bad_usage("-j needs a number from 1 to 4096, got '%s'", val);
+    } else if (strncmp(a, "--progress", 10) == 0) {
+      if (a[10] == '=') val = a + 11;
+      else if (!a[10] && i + 1 < argc) val = argv[++i];
+      else return bad_usage("%s needs a value: auto, tty, plain or json", a);
+      if (term_parse_mode(val, &o->progress) < 0)
+        return bad_usage("--progress must be auto, tty, plain or json, not '%s'", val);
+    } else {
+      return bad_usage("unknown option '%s'", a);
+    }
+#undef TAKE
+  }
+  return 0;
+}
+
+/* Resolve target names to indexes; exit code 2 on an unknown name. */
+static int select_targets(graph *g, const strvec *names, size_t **out, size_t *n) {
+  *out = xmalloc((names->n ? names->n : g->n ? g->n : 1) * sizeof **out);
+  *n = 0;
+  if (names->n == 0) {
+    target *d = graph_find(g, "default");
+    if (d) (*out)[(*n)++] = graph_index(g, d);
+    else
+      for (size_t i = 0; i < g->n; i++) (*out)[(*n)++] = i;
+    return 0;
+  }
+  for (size_t i = 0; i < names->n; i++) {
+    target *t = graph_find(g, names->v[i]);
+    if (!t) {
+      const char *hint = graph_suggest(g, names->v[i]);
+      if (hint) fprintf(stderr, "dbx: error: unknown target '%s' (did you mean '%s'?)\n", names->v[i], hint);
+      else fprintf(stderr, "dbx: error: unknown target '%s' (see 'dbx targets')\n", names->v[i]);
+      return 2;
+    }
+    (*out)[(*n)++] = graph_index(g, t);
+  }
+  return 0;
+}
+
+static int cmd_targets(graph *g) {
+  size_t w = 0;
+  for (size_t i = 0; i < g->n; i++)
+    if (strlen(g->t[i]->name) > w) w = strlen(g->t[i]->name);
+  for (size_t i = 0; i < g->n; i++) {
+    target *t = g->t[i];
+    printf("%-*s  %-5s  %s%s%s\n", (int)w, t->name, kind_name(t->kind), t->where ? t->where : "",
+           t->desc ? "  " : "", t->desc ? t->desc : "");
+  }
+  return 0;
+}
+
+static void dot_str(const char *s) {
+  putchar('"');
+  for (; *s; s++) {
+    if (*s == '"' || *s == '\\') putchar('\\');
+    putchar(*s);
+  }
+  putchar('"');
+}
+
+static int cmd_graph(graph *g, const size_t *roots, size_t nroots, int dot) {
+  size_t n;
+  size_t *order = graph_closure(g, roots, nroots, &n);
+  if (dot) printf("digraph dbx {\n  rankdir=LR;\n");
+  for (size_t i = 0; i < n; i++) {
+    target *t = g->t[order[i]];
+    if (dot) {
+      printf("  ");
+      dot_str(t->name);
+      printf(" [shape=%s];\n", t->kind == KIND_GROUP ? "folder" : t->kind == KIND_IMAGE ? "box3d" : "box");
+    }
+    for (size_t d = 0; d < t->deps.n; d++) {
+      if (dot) {
+        printf("  ");
+        dot_str(t->name);
+        printf(" -> ");
+        dot_str(t->deps.v[d]);
+        printf(";\n");
+      } else {
+        printf("%s -> %s\n", t->name, t->deps.v[d]);
+      }
+    }
+    if (!dot && t->deps.n == 0) printf("%s\n", t->name);
+  }
+  if (dot) printf("}\n");
+  free(order);
+  return 0;
+}
+
+static int rm_one(const char *p, const struct stat *sb, int type, struct FTW *f) {
+  (void)sb;
+  (void)f;
+  return (type == FTW_DP ? rmdir(p) : unlink(p)) < 0 ? -1 : 0;
+}
+
+static int cmd_clean(graph *g) {
+  size_t removed = 0;
+  for (size_t i = 0; i < g->n; i++)
+    for (size_t k = 0; k < g->t[i]->outputs.n; k++)
+      if (unlink(g->t[i]->outputs.v[k]) == 0) removed++;
+  struct stat st;
+  int had_state = stat(STATE_DIR, &st) == 0;
+  if (had_state && nftw(STATE_DIR, rm_one, 16, FTW_DEPTH | FTW_PHYS) < 0) {
+    fprintf(stderr, "dbx: error: cannot remove %s: %s\n", STATE_DIR, strerror(errno));
+    return 1;
+  }
+  printf("removed %zu output%s%s\n", removed, removed == 1 ? "" : "s", had_state ? " and " STATE_DIR "/" : "");
+  return 0;
+}
+
+/* Move into the project folder; returns the recipe file name there, or NULL. */
+static const char *enter_project(const struct opts *o) {
+  if (o->dir && chdir(o->dir) < 0) {
+    fprintf(stderr, "dbx: error: cannot enter %s: %s\n", o->dir, strerror(errno));
+    return NULL;
+  }
+  const char *file = o->file ? o->file : "build.lua";
+  const char *slash = strrchr(file, '/');
+  if (slash) {
+    char *d = xstrndup(file, (size_t)(slash - file));
+    int rc = chdir(*d ? d : "/");
+    if (rc < 0) fprintf(stderr, "dbx: error: cannot enter %s: %s\n", d, strerror(errno));
+    free(d);
+    if (rc < 0) return NULL;
+    file = slash + 1;
+  }
+  struct stat st;
+  if (stat(file, &st) < 0) {
+    char cwd[4096];
+    fprintf(stderr, "dbx: error: no %s in %s (use -C DIR or -f FILE, or see docs/recipes.md)\n", file,
+            getcwd(cwd, sizeof cwd) ? cwd : ".");
+    return NULL;
+  }
+  return file;
+}
+
+int main(int argc, char **argv) {
+  struct opts o = {0};
+  int code = parse_args(argc, argv, &o);
+  if (code) {
+    sv_free(&o.args);
+    return code < 0 ? 0 : code;
+  }
+  if (!o.cmd) o.cmd = "build";
+  if (strcmp(o.cmd, "help") == 0 || o.help) {
+    code = cmd_help(strcmp(o.cmd, "help") == 0 ? (o.args.n ? o.args.v[0] : NULL)
+                                               : (o.cmd && find_cmd(o.cmd) && argc > 1 ? o.cmd : NULL));
+    sv_free(&o.args);
+    return code;
+  }
+  if (!o.jobs) {
+    unsigned n = uv_available_parallelism();
+    o.jobs = n ? n : 1;
+  }
+  term_init(o.progress, o.verbose);
+  graph *g = NULL;
+  size_t *roots = NULL, nroots = 0;
+  char *err = NULL;
+  code = 2;
+  const char *file = enter_project(&o);
+  if (!file) goto out;
+  g = graph_new();
+  if (recipe_load(file, g, &recipe_default_limits, &err) < 0 || graph_resolve(g, &err) < 0) {
+    fprintf(stderr, "dbx: error: %s\n", err);
+    goto out;
+  }
+  build_opts bo = {.jobs = o.jobs, .keep_going = o.keep_going, .dry_run = o.dry_run, .state_dir = STATE_DIR};
+  if (strcmp(o.cmd, "targets") == 0) {
+    code = cmd_targets(g);
+  } else if (strcmp(o.cmd, "clean") == 0) {
+    code = cmd_clean(g);
+  } else if (strcmp(o.cmd, "explain") == 0) {
+    if (o.args.n != 1) {
+      fprintf(stderr, "dbx: explain takes one target name\n");
+      goto out;
+    }
+    if ((code = select_targets(g, &o.args, &roots, &nroots)) == 0) code = build_explain(g, roots[0], &bo);
+  } else if ((code = select_targets(g, &o.args, &roots, &nroots)) == 0) {
+    if (strcmp(o.cmd, "graph") == 0) code = cmd_graph(g, roots, nroots, o.dot);
+    else code = build_run(g, roots, nroots, &bo);
+  }
+out:
+  free(err);
+  free(roots);
+  graph_free(g);
+  sv_free(&o.args);
+  return code;
+}

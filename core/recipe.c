@@ -1,0 +1,456 @@
+#include "recipe.h"
+
+#include <errno.h>
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "glob.h"
+#include "util.h"
+
+/* Generated at build time from lua/ and recipes/ (see the Makefile). */
+struct embedded_file {
+  const char *name;
+  const char *data;
+  size_t len;
+};
+extern const struct embedded_file dbx_embedded[];
+extern const size_t dbx_embedded_count;
+
+const recipe_limits recipe_default_limits = {2000000000ull, (size_t)1 << 30};
+
+#define HOOK_EVERY 10000
+
+struct state {
+  graph *g;
+  recipe_limits lim;
+  size_t bytes;
+  unsigned long long steps;
+  strvec override_bufs; /* DBX_LUA_PATH files read, kept alive */
+};
+
+static struct state *get_state(lua_State *L) {
+  void *ud;
+  lua_getallocf(L, &ud);
+  return ud;
+}
+
+static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  struct state *st = ud;
+  if (!ptr) osize = 0;
+  if (nsize == 0) {
+    free(ptr);
+    st->bytes -= osize;
+    return NULL;
+  }
+  if (nsize > osize && st->bytes + (nsize - osize) > st->lim.max_bytes) return NULL;
+  void *p = realloc(ptr, nsize);
+  if (p) st->bytes = st->bytes - osize + nsize;
+  return p;
+}
+
+static void step_hook(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  struct state *st = get_state(L);
+  st->steps += HOOK_EVERY;
+  if (st->steps > st->lim.max_steps)
+    luaL_error(L, "recipe still running after %llu million Lua instructions (an endless loop?)",
+               st->steps / 1000000ull);
+}
+
+const char *recipe_embedded(const char *name, size_t *len) {
+  static strvec keep; /* override files read once, alive until exit */
+  const char *over = getenv("DBX_LUA_PATH");
+  if (over && *over) {
+    char *p = path_join(over, name), *data;
+    size_t n;
+    int rc = read_file(p, &data, &n);
+    free(p);
+    if (rc == 0) {
+      sv_push_own(&keep, data);
+      *len = n;
+      return data;
+    }
+  }
+  for (size_t i = 0; i < dbx_embedded_count; i++)
+    if (strcmp(dbx_embedded[i].name, name) == 0) {
+      *len = dbx_embedded[i].len;
+      return dbx_embedded[i].data;
+    }
+  return NULL;
+}
+
+/* "dbx.x" -> "lua/dbx/x.lua", "dbx.recipes.x" -> "recipes/x.lua"; NULL otherwise. */
+static char *module_file(const char *mod) {
+  if (strncmp(mod, "dbx.recipes.", 12) == 0) return xasprintf("recipes/%s.lua", mod + 12);
+  if (strncmp(mod, "dbx.", 4) == 0) {
+    char *f = xasprintf("lua/%s.lua", mod);
+    for (char *p = f + 4; *p && strcmp(p, ".lua") != 0; p++)
+      if (*p == '.') *p = '/';
+    return f;
+  }
+  return NULL;
+}
+
+/* package.searchers entry: embedded dbx modules only. */
+static int search_embedded(lua_State *L) {
+  const char *mod = luaL_checkstring(L, 1);
+  char *file = module_file(mod);
+  size_t len;
+  const char *src = file ? recipe_embedded(file, &len) : NULL;
+  if (!src) {
+    free(file);
+    lua_pushfstring(L, "no dbx module '%s'", mod);
+    return 1;
+  }
+  char *chunk = xasprintf("=%s", file);
+  int rc = luaL_loadbufferx(L, src, len, chunk, "t");
+  free(chunk);
+  free(file);
+  if (rc != LUA_OK) return lua_error(L);
+  lua_pushstring(L, mod);
+  return 2;
+}
+
+static int is_public(const char *mod) {
+  return strncmp(mod, "dbx.", 4) == 0 && strcmp(mod, "dbx.core") != 0 &&
+         strcmp(mod, "dbx.recipe") != 0;
+}
+
+static int l_public_module(lua_State *L) {
+  const char *mod = luaL_checkstring(L, 1);
+  char *file = module_file(mod);
+  size_t len;
+  lua_pushboolean(L, is_public(mod) && file && recipe_embedded(file, &len));
+  free(file);
+  return 1;
+}
+
+static int l_public_modules(lua_State *L) {
+  lua_newtable(L);
+  int n = 0;
+  for (size_t i = 0; i < dbx_embedded_count; i++) {
+    const char *f = dbx_embedded[i].name;
+    char *mod = NULL;
+    if (strncmp(f, "lua/", 4) == 0) {
+      mod = xstrndup(f + 4, strlen(f) - 8);
+      for (char *p = mod; *p; p++)
+        if (*p == '/') *p = '.';
+    } else if (strncmp(f, "recipes/", 8) == 0) {
+      mod = xasprintf("dbx.recipes.%.*s", (int)(strlen(f) - 12), f + 8);
+    }
+    if (mod && is_public(mod)) {
+      lua_pushstring(L, mod);
+      lua_rawseti(L, -2, ++n);
+    }
+    free(mod);
+  }
+  return 1;
+}
+
+/* Project-relative path of p relative to dir, or raise a caller error. */
+static char *norm_or_error(lua_State *L, const char *dir, const char *p, const char *what) {
+  char *j = path_join(dir, p);
+  char *n = path_norm_rel(j);
+  free(j);
+  if (!n || !*n) {
+    free(n);
+    lua_pushfstring(L, "%s '%s' is outside the project", what, p);
+    return NULL;
+  }
+  return n;
+}
+
+static int l_norm(lua_State *L) {
+  char *n = norm_or_error(L, luaL_checkstring(L, 1), luaL_checkstring(L, 2), "path");
+  if (!n) {
+    lua_pushnil(L);
+    lua_insert(L, -2);
+    return 2;
+  }
+  lua_pushstring(L, n);
+  free(n);
+  return 1;
+}
+
+static int l_read(lua_State *L) {
+  const char *dir = luaL_checkstring(L, 1), *p = luaL_checkstring(L, 2);
+  char *n = norm_or_error(L, dir, p, "file");
+  if (!n) {
+    lua_pushnil(L);
+    lua_insert(L, -2);
+    return 2;
+  }
+  char *data;
+  size_t len;
+  int rc = read_file(n, &data, &len);
+  if (rc < 0) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s: %s", n, strerror(-rc));
+    free(n);
+    return 2;
+  }
+  sv_push_own(&get_state(L)->g->recipe_files, n);
+  lua_pushlstring(L, data, len);
+  free(data);
+  return 1;
+}
+
+static int l_glob(lua_State *L) {
+  const char *dir = luaL_checkstring(L, 1), *pat = luaL_checkstring(L, 2);
+  char *n = norm_or_error(L, dir, pat, "glob pattern");
+  if (!n) return luaL_error(L, "glob: %s", lua_tostring(L, -1));
+  strvec out = {0};
+  glob_expand(n, &out);
+  free(n);
+  size_t skip = *dir ? strlen(dir) + 1 : 0;
+  lua_createtable(L, (int)out.n, 0);
+  for (size_t i = 0; i < out.n; i++) {
+    lua_pushstring(L, out.v[i] + skip);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  sv_free(&out);
+  return 1;
+}
+
+static int l_closest(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_Integer n = luaL_len(L, 2);
+  const char **c = xmalloc((size_t)(n > 0 ? n : 1) * sizeof *c);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_geti(L, 2, i);
+    c[i - 1] = lua_tostring(L, -1); /* stays referenced by the table */
+    lua_pop(L, 1);
+  }
+  const char *best = closest_name(name, c, (size_t)n);
+  if (best) lua_pushstring(L, best);
+  else lua_pushnil(L);
+  free(c);
+  return 1;
+}
+
+static int l_say(lua_State *L) {
+  fprintf(stderr, "%s\n", luaL_checkstring(L, 1));
+  return 0;
+}
+
+static int open_core(lua_State *L) {
+  static const luaL_Reg fns[] = {
+      {"glob", l_glob},       {"read", l_read},
+      {"norm", l_norm},       {"closest", l_closest},
+      {"say", l_say},         {"public_module", l_public_module},
+      {"public_modules", l_public_modules},
+      {NULL, NULL}};
+  luaL_newlib(L, fns);
+  return 1;
+}
+
+/* Message handler: the error plus a traceback through recipe files only. */
+static int traceback(lua_State *L) {
+  const char *msg = lua_tostring(L, 1);
+  if (!msg) msg = luaL_tolstring(L, 1, NULL);
+  strbuf sb = {0};
+  sb_adds(&sb, msg);
+  lua_Debug ar;
+  int frames = 0;
+  for (int level = 1; lua_getstack(L, level, &ar); level++) {
+    lua_getinfo(L, "nSl", &ar);
+    if (ar.source[0] != '@' || ar.currentline <= 0) continue;
+    if (!frames++) sb_adds(&sb, "\nrecipe traceback:");
+    if (ar.name) sb_addf(&sb, "\n  %s:%d: in function '%s'", ar.short_src, ar.currentline, ar.name);
+    else if (*ar.what == 'm') sb_addf(&sb, "\n  %s:%d: in main chunk", ar.short_src, ar.currentline);
+    else sb_addf(&sb, "\n  %s:%d: in a function", ar.short_src, ar.currentline);
+  }
+  lua_pushstring(L, sb.buf);
+  sb_free(&sb);
+  return 1;
+}
+
+/* Read the list field name of the table on top into sv. */
+static void get_list(lua_State *L, const char *name, strvec *sv) {
+  lua_getfield(L, -1, name);
+  if (lua_istable(L, -1)) {
+    lua_Integer n = luaL_len(L, -1);
+    for (lua_Integer i = 1; i <= n; i++) {
+      lua_geti(L, -1, i);
+      if (lua_type(L, -1) == LUA_TSTRING) sv_push(sv, lua_tostring(L, -1));
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+}
+
+static char *get_str(lua_State *L, const char *name) {
+  lua_getfield(L, -1, name);
+  char *s = lua_type(L, -1) == LUA_TSTRING ? xstrdup(lua_tostring(L, -1)) : NULL;
+  lua_pop(L, 1);
+  return s;
+}
+
+/* Read the string map field name of the table on top as sorted "k=v" into sv. */
+static void get_map(lua_State *L, const char *name, strvec *sv, int as_params, target *t) {
+  lua_getfield(L, -1, name);
+  if (lua_istable(L, -1)) {
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+      if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) {
+        if (as_params) target_param(t, lua_tostring(L, -2), lua_tostring(L, -1));
+        else sv_push_own(sv, xasprintf("%s=%s", lua_tostring(L, -2), lua_tostring(L, -1)));
+      }
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  if (sv) sv_sort_uniq(sv);
+}
+
+static char *json_list(const strvec *sv) {
+  strbuf sb = {0};
+  sb_addc(&sb, '[');
+  for (size_t i = 0; i < sv->n; i++) {
+    if (i) sb_addc(&sb, ',');
+    sb_add_json_str(&sb, sv->v[i]);
+  }
+  sb_addc(&sb, ']');
+  return sb_take(&sb);
+}
+
+/* Expand inputs and outputs to project-relative paths and derive params. */
+static int finish_target(target *t, char **err) {
+  for (size_t i = 0; i < t->patterns.n; i++) {
+    char *j = path_join(t->dir, t->patterns.v[i]);
+    char *n = path_norm_rel(j);
+    free(j);
+    if (!n || !*n) {
+      free(n);
+      *err = xasprintf("%s: target '%s': input '%s' is outside the project", t->where, t->name,
+                       t->patterns.v[i]);
+      return -1;
+    }
+    glob_expand(n, &t->inputs);
+    free(n);
+  }
+  sv_sort_uniq(&t->inputs);
+  for (size_t i = 0; i < t->outputs.n; i++) {
+    char *j = path_join(t->dir, t->outputs.v[i]);
+    char *n = path_norm_rel(j);
+    free(j);
+    if (!n || !*n) {
+      free(n);
+      *err = xasprintf("%s: target '%s': output '%s' is outside the project", t->where, t->name,
+                       t->outputs.v[i]);
+      return -1;
+    }
+    free(t->outputs.v[i]);
+    t->outputs.v[i] = n;
+  }
+  if (t->kind == KIND_CMD) {
+    char *v = json_list(&t->argv);
+    target_param(t, "run", v);
+    free(v);
+    if (t->outputs.n) {
+      v = json_list(&t->outputs);
+      target_param(t, "outputs", v);
+      free(v);
+    }
+    target_param(t, "cwd", *t->dir ? t->dir : ".");
+    for (size_t i = 0; i < t->env.n; i++) {
+      char *eq = strchr(t->env.v[i], '=');
+      char *name = xasprintf("env.%.*s", (int)(eq - t->env.v[i]), t->env.v[i]);
+      target_param(t, name, eq + 1);
+      free(name);
+    }
+  }
+  return 0;
+}
+
+static int to_graph(lua_State *L, graph *g, char **err) {
+  lua_Integer n = luaL_len(L, -1);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_geti(L, -1, i);
+    char *name = get_str(L, "name"), *kind = get_str(L, "kind");
+    target_kind k = kind && strcmp(kind, "group") == 0   ? KIND_GROUP
+                    : kind && strcmp(kind, "image") == 0 ? KIND_IMAGE
+                                                         : KIND_CMD;
+    target *clash = NULL;
+    target *t = name ? graph_add(g, name, k, &clash) : NULL;
+    free(kind);
+    if (!t) {
+      *err = xasprintf("duplicate target '%s'", name ? name : "?");
+      free(name);
+      return -1;
+    }
+    free(name);
+    t->where = get_str(L, "where");
+    free(t->dir);
+    t->dir = get_str(L, "dir");
+    if (!t->dir) t->dir = xstrdup("");
+    t->desc = get_str(L, "desc");
+    t->pool = get_str(L, "pool");
+    get_list(L, "deps", &t->deps);
+    get_list(L, "inputs", &t->patterns);
+    get_list(L, "run", &t->argv);
+    get_list(L, "outputs", &t->outputs);
+    get_map(L, "env", &t->env, 0, t);
+    get_map(L, "params", NULL, 1, t);
+    lua_pop(L, 1);
+    if (finish_target(t, err) < 0) return -1;
+  }
+  return 0;
+}
+
+int recipe_load(const char *file, graph *g, const recipe_limits *lim, char **err) {
+  struct state st = {.g = g, .lim = lim ? *lim : recipe_default_limits};
+  lua_State *L = lua_newstate(limited_alloc, &st);
+  if (!L) {
+    *err = xstrdup("cannot start Lua");
+    return -1;
+  }
+  int rc = -1;
+  luaL_openlibs(L);
+  lua_sethook(L, step_hook, LUA_MASKCOUNT, HOOK_EVERY);
+
+  /* modules come from the embedded files only */
+  lua_getglobal(L, "package");
+  lua_pushstring(L, "");
+  lua_setfield(L, -2, "path");
+  lua_pushstring(L, "");
+  lua_setfield(L, -2, "cpath");
+  lua_newtable(L);
+  lua_getfield(L, -2, "searchers");
+  lua_rawgeti(L, -1, 1); /* the preload searcher */
+  lua_rawseti(L, -3, 1);
+  lua_pop(L, 1);
+  lua_pushcfunction(L, search_embedded);
+  lua_rawseti(L, -2, 2);
+  lua_setfield(L, -2, "searchers");
+  lua_getfield(L, -1, "preload");
+  lua_pushcfunction(L, open_core);
+  lua_setfield(L, -2, "dbx.core");
+  lua_pop(L, 2);
+
+  lua_pushcfunction(L, traceback);
+  int h = lua_gettop(L);
+  lua_getglobal(L, "require");
+  lua_pushstring(L, "dbx.recipe");
+  if (lua_pcall(L, 1, 1, h) != LUA_OK) goto lua_fail;
+  lua_getfield(L, -1, "run");
+  lua_pushstring(L, file);
+  if (lua_pcall(L, 1, 1, h) != LUA_OK) goto lua_fail;
+  if (!lua_istable(L, -1)) {
+    *err = xstrdup("recipe evaluation returned no targets");
+    goto out;
+  }
+  rc = to_graph(L, g, err);
+  goto out;
+lua_fail:
+  *err = xstrdup(lua_tostring(L, -1) ? lua_tostring(L, -1) : "recipe failed");
+out:
+  lua_close(L);
+  sv_free(&st.override_bufs);
+  return rc;
+}

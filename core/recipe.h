@@ -1,0 +1,29 @@
+/* recipe: evaluates build.lua (and what it includes) in an embedded Lua 5.4
+ * sandbox and fills a graph with the targets it declares. Errors name the
+ * recipe file and line, with a traceback through recipe frames only. */
+#ifndef DBX_RECIPE_H
+#define DBX_RECIPE_H
+
+#include <stddef.h>
+
+#include "graph.h"
+
+/* Bounds on one evaluation: Lua VM instructions and bytes allocated. */
+typedef struct {
+  unsigned long long max_steps;
+  size_t max_bytes;
+} recipe_limits;
+
+/* The defaults: enough for any honest recipe, small enough to stop a loop. */
+extern const recipe_limits recipe_default_limits;
+
+/* Evaluate the recipe file (relative to the current folder, which is the
+ * project root) into g, expand input globs and derive each target's params.
+ * 0, or -1 with *err set to the message (caller frees). */
+int recipe_load(const char *file, graph *g, const recipe_limits *lim, char **err);
+
+/* Source of an embedded Lua file by relative name ("lua/dbx/recipe.lua"),
+ * honouring DBX_LUA_PATH; NULL when there is none. *len receives its size. */
+const char *recipe_embedded(const char *name, size_t *len);
+
+#endif

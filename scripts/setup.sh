@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what building and testing dbx needs and is missing: Debian packages
+# (apt-get update runs at most once) and pytest. Quiet when everything is there.
+set -euo pipefail
+
+debs=(build-essential pkg-config liblua5.4-dev libuv1-dev libcurl4-openssl-dev libssl-dev
+      libcjson-dev libcmocka-dev libarchive-dev python3 python3-pip ninja-build)
+
+missing=()
+for p in "${debs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: missing Debian packages: ${missing[*]} (run as root, or install them)" >&2
+    exit 1
+  fi
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! python3 -c 'import pytest' 2>/dev/null; then
+  echo "setup: installing pytest"
+  python3 -m pip install -q pytest 2>/dev/null || python3 -m pip install -q --break-system-packages pytest
+fi
