@@ -20,7 +20,7 @@ struct embedded_file {
 extern const struct embedded_file dbx_embedded[];
 extern const size_t dbx_embedded_count;
 
-const recipe_limits recipe_default_limits = {2000000000ull, (size_t)1 << 30};
+const recipe_limits recipe_default_limits = {500000000ull, (size_t)1 << 30};
 
 #define HOOK_EVERY 10000
 
@@ -56,9 +56,17 @@ static void step_hook(lua_State *L, lua_Debug *ar) {
   (void)ar;
   struct state *st = get_state(L);
   st->steps += HOOK_EVERY;
-  if (st->steps > st->lim.max_steps)
-    luaL_error(L, "recipe still running after %llu million Lua instructions (an endless loop?)",
-               st->steps / 1000000ull);
+  if (st->steps <= st->lim.max_steps) return;
+  lua_Debug here;
+  /* name the recipe line that was running, not the code that called it */
+  if (lua_getstack(L, 0, &here) && lua_getinfo(L, "Sl", &here) && here.currentline > 0)
+    lua_pushfstring(L, "%s:%d: ", here.short_src, here.currentline);
+  else
+    lua_pushliteral(L, "");
+  lua_pushfstring(L, "recipe still running after %I million Lua instructions (an endless loop?)",
+                  (lua_Integer)(st->steps / 1000000ull));
+  lua_concat(L, 2);
+  lua_error(L);
 }
 
 const char *recipe_embedded(const char *name, size_t *len) {
@@ -261,8 +269,8 @@ static int traceback(lua_State *L) {
     lua_getinfo(L, "nSl", &ar);
     if (ar.source[0] != '@' || ar.currentline <= 0) continue;
     if (!frames++) sb_adds(&sb, "\nrecipe traceback:");
-    if (ar.name) sb_addf(&sb, "\n  %s:%d: in function '%s'", ar.short_src, ar.currentline, ar.name);
-    else if (*ar.what == 'm') sb_addf(&sb, "\n  %s:%d: in main chunk", ar.short_src, ar.currentline);
+    if (*ar.what == 'm') sb_addf(&sb, "\n  %s:%d: in main chunk", ar.short_src, ar.currentline);
+    else if (ar.name) sb_addf(&sb, "\n  %s:%d: in function '%s'", ar.short_src, ar.currentline, ar.name);
     else sb_addf(&sb, "\n  %s:%d: in a function", ar.short_src, ar.currentline);
   }
   lua_pushstring(L, sb.buf);
@@ -437,10 +445,12 @@ int recipe_load(const char *file, graph *g, const recipe_limits *lim, char **err
   int h = lua_gettop(L);
   lua_getglobal(L, "require");
   lua_pushstring(L, "dbx.recipe");
-  if (lua_pcall(L, 1, 1, h) != LUA_OK) goto lua_fail;
+  int status = lua_pcall(L, 1, 1, h);
+  if (status != LUA_OK) goto lua_fail;
   lua_getfield(L, -1, "run");
   lua_pushstring(L, file);
-  if (lua_pcall(L, 1, 1, h) != LUA_OK) goto lua_fail;
+  status = lua_pcall(L, 1, 1, h);
+  if (status != LUA_OK) goto lua_fail;
   if (!lua_istable(L, -1)) {
     *err = xstrdup("recipe evaluation returned no targets");
     goto out;
@@ -448,7 +458,10 @@ int recipe_load(const char *file, graph *g, const recipe_limits *lim, char **err
   rc = to_graph(L, g, err);
   goto out;
 lua_fail:
-  *err = xstrdup(lua_tostring(L, -1) ? lua_tostring(L, -1) : "recipe failed");
+  if (status == LUA_ERRMEM)
+    *err = xasprintf("%s: the recipe used more than %zu MiB of memory", file, st.lim.max_bytes >> 20);
+  else
+    *err = xstrdup(lua_tostring(L, -1) ? lua_tostring(L, -1) : "recipe failed");
 out:
   lua_close(L);
   sv_free(&st.override_bufs);

@@ -1,0 +1,2 @@
+-- The repository's own recipe: every example, so `dbx build` here builds them all.
+include "examples/commands/build.lua"
