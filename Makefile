@@ -5,7 +5,7 @@
 PREFIX  ?= /usr/local
 CC      ?= cc
 VERSION := 0.1.0
-PKGS    := lua5.4 libuv libcurl libcrypto libcjson
+PKGS    := lua5.4 libuv libcurl libcrypto libcjson libarchive
 SAN     ?= 0
 
 BUILD   := build$(if $(filter 1,$(SAN)),-san,)
@@ -18,7 +18,7 @@ CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-MODULES := util map hash statcache glob graph key store proc sched term recipe build
+MODULES := util map hash statcache glob ignore graph key store proc sched term recipe engine image imagebuild build
 LUA_SRC := $(wildcard lua/dbx/*.lua) $(wildcard recipes/*.lua)
 OBJS    := $(MODULES:%=$(BUILD)/%.o) $(BUILD)/embedded.o
 UNIT    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
@@ -56,7 +56,7 @@ $(BUILD):
 
 # One cmocka program per module; the archive lets each link only what it uses.
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libdbx.a
-	$(CC) $(CFLAGS) -Icore $(shell pkg-config --cflags cmocka) $(LDFLAGS) -o $@ $^ \
+	$(CC) $(CFLAGS) -iquote core $(shell pkg-config --cflags cmocka) $(LDFLAGS) -o $@ $^ \
 	  $(shell pkg-config --libs cmocka) $(LDLIBS)
 
 test-unit: setup $(UNIT)

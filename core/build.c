@@ -11,7 +11,10 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "engine.h"
 #include "hash.h"
+#include "image.h"
+#include "imagebuild.h"
 #include "key.h"
 #include "map.h"
 #include "proc.h"
@@ -38,6 +41,7 @@ struct job {
   hash_item *items;         /* re-hash of a target's own inputs at start */
   uint64_t started;
   proc *p;
+  imagebuild *ib;
   strbuf line;              /* output not yet ending in a newline */
   char *error;
 };
@@ -60,6 +64,11 @@ struct build {
   uint64_t t0;
   hash_item *items;         /* plan-time digests, one per distinct input */
   size_t nitems;
+  engine *eng;              /* opened when the run has image targets */
+  image_index ix;
+  image_cli cli;
+  int cli_state;            /* 0 not looked for yet, 1 found, -1 none */
+  char *project;            /* label and tag part: the project folder's name */
 };
 
 static const char *status_word(int s) {
@@ -142,9 +151,13 @@ static int outputs_exist(const target *t, const char **missing) {
   return 1;
 }
 
+static int in_engine(struct build *b, struct job *j) {
+  return j->t->kind != KIND_IMAGE || (b->ix.by_key && map_get(b->ix.by_key, j->key));
+}
+
 static int up_to_date(struct build *b, struct job *j) {
   if (j->t->kind == KIND_GROUP) return 1;
-  return j->key_known && store_get(b->st, j->key) && outputs_exist(j->t, NULL);
+  return j->key_known && store_get(b->st, j->key) && outputs_exist(j->t, NULL) && in_engine(b, j);
 }
 
 /* Why j needs work, as sentences appended to out. */
@@ -157,6 +170,7 @@ static void reasons(struct build *b, struct job *j, strvec *out) {
   const char *missing = NULL;
   if (store_get(b->st, j->key)) {
     if (!outputs_exist(t, &missing)) sv_push_own(out, xasprintf("output %s is missing", missing));
+    else if (!in_engine(b, j)) sv_push(out, "its image is no longer in the engine (removed or pruned)");
     return;
   }
   const store_entry *last = store_last(b->st, t->name);
@@ -262,6 +276,16 @@ static int plan(struct build *b, const size_t *roots, size_t nroots) {
     for (size_t k = 0; k < j->t->inputs.n; k++) sv_push(&paths, j->t->inputs.v[k]);
   }
   free(order);
+  int images = 0;
+  for (size_t i = 0; i < n; i++) images |= b->jobs[i].t->kind == KIND_IMAGE;
+  if (images) {
+    char *err = NULL;
+    if (engine_open(b->loop, NULL, &b->eng, &err) < 0 || image_index_load(b->eng, &b->ix, &err) < 0) {
+      plan_fail(b, err);
+      sv_free(&paths);
+      return -1;
+    }
+  }
   sv_sort_uniq(&paths);
   /* the items borrow the path strings: keep them in the vector until the end */
   b->nitems = paths.n;
@@ -330,7 +354,7 @@ static void show_tail(struct build *b, struct job *j) {
     if (i) sb_addc(&cmd, ' ');
     sb_adds(&cmd, j->t->argv.v[i]);
   }
-  term_msg("%s: command: %s", j->t->name, cmd.buf ? cmd.buf : "");
+  if (j->t->kind == KIND_CMD) term_msg("%s: command: %s", j->t->name, cmd.buf ? cmd.buf : "");
   sb_free(&cmd);
   if (term_mode() == PROGRESS_JSON && read_file(p, &data, &len) == 0) {
     size_t lines = 0, start = len;
@@ -388,12 +412,70 @@ static char **child_env(const target *t) {
   return env;
 }
 
+static void on_image_done(void *ud, const char *id, const char *error) {
+  struct job *j = ud;
+  struct build *b = j->b;
+  j->ib = NULL;
+  flush_line(j);
+  char *err = error ? xstrdup(error) : NULL;
+  if (!err) {
+    char *m = manifest_of(b, j);
+    int rc = store_put(b->st, j->key, j->t->name, now_ms() - j->started, id, m);
+    free(m);
+    if (rc < 0) err = xasprintf("cannot record the result in %s: %s", b->o->state_dir, strerror(-rc));
+  }
+  if (err && b->interrupted) {
+    free(err);
+    err = xstrdup("interrupted");
+  }
+  finish_job(j, err ? J_FAILED : J_BUILT, err);
+  if (err && !b->interrupted) show_tail(b, j);
+  free(err);
+  sched_done(b->s, j->idx, j->status == J_BUILT);
+}
+
+static int launch_image(struct job *j) {
+  struct build *b = j->b;
+  target *t = j->t;
+  char *err = NULL;
+  if (b->cli_state == 0) b->cli_state = image_find_cli(&b->cli, &err) == 0 ? 1 : -1;
+  if (b->cli_state < 0) {
+    if (!err) err = xstrdup("no docker client here can build with BuildKit (see the first failure)");
+    finish_job(j, J_FAILED, err);
+    free(err);
+    return SCHED_DONE_FAILED;
+  }
+  char **tags = xcalloc(t->deps.n ? t->deps.n : 1, sizeof *tags);
+  for (size_t d = 0; d < t->deps.n; d++) {
+    struct job *dj = &b->jobs[b->job_of[t->dep_idx[d]] - 1];
+    if (dj->t->kind == KIND_IMAGE) tags[d] = image_tag(b->project, dj->t->name, dj->key);
+  }
+  char *logdir = state_path(b, "logs");
+  mkdir_p(logdir);
+  free(logdir);
+  char *log = log_path(b, t->name);
+  imagebuild_opts io = {.loop = b->loop, .eng = b->eng, .ix = &b->ix, .cli = &b->cli,
+                        .state_dir = b->o->state_dir, .project = b->project, .log_path = log,
+                        .on_output = on_output, .on_done = on_image_done, .ud = j};
+  int rc = imagebuild_start(&io, t, j->key, (const char *const *)tags, &j->ib, &err);
+  for (size_t d = 0; d < t->deps.n; d++) free(tags[d]);
+  free(tags);
+  free(log);
+  if (rc < 0) {
+    finish_job(j, J_FAILED, err);
+    free(err);
+    return SCHED_DONE_FAILED;
+  }
+  return SCHED_STARTED;
+}
+
 /* The key is known and the target is not up to date: run its command. */
 static int launch(struct job *j) {
   struct build *b = j->b;
   target *t = j->t;
   j->started = now_ms();
   term_start(t->name, kind_name(t->kind), j->key);
+  if (t->kind == KIND_IMAGE) return launch_image(j);
   if (t->argv.n == 0) { /* nothing to run: only inputs grouped under a name */
     char *m = manifest_of(b, j);
     store_put(b->st, j->key, t->name, 0, "-", m);
@@ -527,6 +609,7 @@ static void on_signal(uv_signal_t *h, int signum) {
   sched_stop(b->s);
   for (size_t i = 0; i < b->n; i++)
     if (b->jobs[i].p) proc_kill(b->jobs[i].p, b->interrupted > 1 ? 0 : GRACE_MS);
+    else if (b->jobs[i].ib) imagebuild_kill(b->jobs[i].ib, b->interrupted > 1 ? 0 : GRACE_MS);
 }
 
 /* ---- entry points ---- */
@@ -539,6 +622,9 @@ static int open_state(struct build *b, uv_loop_t *loop, graph *g, const build_op
   b->lockfd = -1;
   b->t0 = now_ms();
   if (take_lock(b) < 0) return -1;
+  char cwd[4096];
+  const char *base = getcwd(cwd, sizeof cwd) ? strrchr(cwd, '/') : NULL;
+  b->project = image_repo_part(base && base[1] ? base + 1 : "project");
   char *err = NULL;
   char *dir = xstrdup(o->state_dir);
   int rc = store_open(dir, &b->st, &err);
@@ -575,7 +661,36 @@ static void close_state(struct build *b) {
   free(b->job_of);
   map_free(b->producer);
   free(b->plan_error);
+  image_index_free(&b->ix);
+  image_cli_free(&b->cli);
+  engine_close(b->eng);
+  free(b->project);
   if (b->lockfd >= 0) close(b->lockfd);
+}
+
+/* Point each up-to-date image's own tags (e.g. "app:prod") at it, through the
+ * API, where they point elsewhere (say, after building another branch). */
+static void retag_cached(struct build *b) {
+  for (size_t i = 0; i < b->n; i++) {
+    struct job *j = &b->jobs[i];
+    if (j->t->kind != KIND_IMAGE || j->dirty) continue;
+    const char *id = map_get(b->ix.by_key, j->key);
+    for (size_t k = 0; id && k < j->t->tags.n; k++) {
+      const char *want = j->t->tags.v[k];
+      const char *has = map_get(b->ix.by_tag, want);
+      if (has && strcmp(has, id) == 0) continue;
+      const char *colon = strrchr(want, ':'), *slash = strrchr(want, '/');
+      int tagged = colon && (!slash || colon > slash);
+      char *repo = tagged ? xstrndup(want, (size_t)(colon - want)) : xstrdup(want);
+      char *path = xasprintf("/images/%s/tag?repo=%s&tag=%s", id, repo, tagged ? colon + 1 : "latest");
+      char *body = NULL;
+      long st = engine_call(b->eng, "POST", path, NULL, &body);
+      if (st != 201) term_msg("dbx: warning: cannot tag %s as %s: %s", j->t->name, want, body ? body : "");
+      free(body);
+      free(path);
+      free(repo);
+    }
+  }
 }
 
 static void print_dry_run(struct build *b) {
@@ -613,6 +728,7 @@ int build_run(graph *g, const size_t *roots, size_t nroots, const build_opts *o)
     code = 0;
     goto out;
   }
+  retag_cached(&b);
   term_plan(count, dirty);
   static const sched_ops ops = {start_job, skip_job, on_all_done};
   b.s = sched_new(&loop, b.n, &ops, &b, o->jobs, o->keep_going);

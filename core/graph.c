@@ -17,6 +17,9 @@ static void target_free(target *t) {
   free(t->dir);
   free(t->desc);
   free(t->pool);
+  free(t->network);
+  free(t->context);
+  sv_free(&t->tags);
   free(t->dep_idx);
   sv_free(&t->deps);
   sv_free(&t->patterns);

@@ -31,6 +31,9 @@ typedef struct target {
   param *params;     /* everything else that shapes the result, sorted by name */
   size_t nparams;
   char *pool;        /* concurrency pool name or NULL */
+  strvec tags;       /* image: names to tag the result with ("app:prod"), not keyed */
+  char *network;     /* image: build network ("host") or NULL, not keyed */
+  char *context;     /* image: project-relative context folder ("" at the root) */
 } target;
 
 typedef struct graph {

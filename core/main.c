@@ -1,7 +1,6 @@
 /* dbx: command line. Only this file decides to exit. */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,12 +255,6 @@ static int cmd_graph(graph *g, const size_t *roots, size_t nroots, int dot) {
   return 0;
 }
 
-static int rm_one(const char *p, const struct stat *sb, int type, struct FTW *f) {
-  (void)sb;
-  (void)f;
-  return (type == FTW_DP ? rmdir(p) : unlink(p)) < 0 ? -1 : 0;
-}
-
 static int cmd_clean(graph *g) {
   size_t removed = 0;
   for (size_t i = 0; i < g->n; i++)
@@ -269,8 +262,9 @@ static int cmd_clean(graph *g) {
       if (unlink(g->t[i]->outputs.v[k]) == 0) removed++;
   struct stat st;
   int had_state = stat(STATE_DIR, &st) == 0;
-  if (had_state && nftw(STATE_DIR, rm_one, 16, FTW_DEPTH | FTW_PHYS) < 0) {
-    fprintf(stderr, "dbx: error: cannot remove %s: %s\n", STATE_DIR, strerror(errno));
+  int rc = had_state ? rm_rf(STATE_DIR) : 0;
+  if (rc < 0) {
+    fprintf(stderr, "dbx: error: cannot remove %s: %s\n", STATE_DIR, strerror(-rc));
     return 1;
   }
   printf("removed %zu output%s%s\n", removed, removed == 1 ? "" : "s", had_state ? " and " STATE_DIR "/" : "");

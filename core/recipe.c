@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "glob.h"
+#include "ignore.h"
 #include "util.h"
 
 /* Generated at build time from lua/ and recipes/ (see the Makefile). */
@@ -299,15 +300,21 @@ static char *get_str(lua_State *L, const char *name) {
   return s;
 }
 
-/* Read the string map field name of the table on top as sorted "k=v" into sv. */
-static void get_map(lua_State *L, const char *name, strvec *sv, int as_params, target *t) {
+/* Read the string map field name of the table on top: as sorted "k=v" into sv,
+ * or (sv NULL) as params of t named prefix + k. */
+static void get_map(lua_State *L, const char *name, strvec *sv, const char *prefix, target *t) {
   lua_getfield(L, -1, name);
   if (lua_istable(L, -1)) {
     lua_pushnil(L);
     while (lua_next(L, -2)) {
       if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) {
-        if (as_params) target_param(t, lua_tostring(L, -2), lua_tostring(L, -1));
-        else sv_push_own(sv, xasprintf("%s=%s", lua_tostring(L, -2), lua_tostring(L, -1)));
+        if (!sv) {
+          char *pn = xasprintf("%s%s", prefix, lua_tostring(L, -2));
+          target_param(t, pn, lua_tostring(L, -1));
+          free(pn);
+        } else {
+          sv_push_own(sv, xasprintf("%s=%s", lua_tostring(L, -2), lua_tostring(L, -1)));
+        }
       }
       lua_pop(L, 1);
     }
@@ -327,8 +334,41 @@ static char *json_list(const strvec *sv) {
   return sb_take(&sb);
 }
 
+/* An image's inputs must lie in its context folder; what the context's
+ * .dockerignore (and the safe defaults) leave out is dropped from them. */
+static int filter_context(target *t, graph *g, char **err) {
+  ignore_rules rules = {0};
+  ignore_defaults(&rules);
+  char *di = path_join(t->context, ".dockerignore"), *text;
+  if (read_file(di, &text, NULL) == 0) {
+    ignore_parse(&rules, text);
+    free(text);
+    sv_push_own(&g->recipe_files, di);
+    di = NULL;
+  }
+  free(di);
+  size_t plen = strlen(t->context), w = 0;
+  int rc = 0;
+  for (size_t i = 0; i < t->inputs.n; i++) {
+    const char *p = t->inputs.v[i];
+    if (plen && (strncmp(p, t->context, plen) != 0 || p[plen] != '/')) {
+      if (!rc)
+        *err = xasprintf("%s: image '%s': input '%s' is outside its context folder '%s'", t->where,
+                         t->name, p, t->context);
+      rc = -1;
+      free(t->inputs.v[i]);
+      continue;
+    }
+    if (ignore_match(&rules, p + (plen ? plen + 1 : 0))) free(t->inputs.v[i]);
+    else t->inputs.v[w++] = t->inputs.v[i];
+  }
+  t->inputs.n = w;
+  ignore_free(&rules);
+  return rc;
+}
+
 /* Expand inputs and outputs to project-relative paths and derive params. */
-static int finish_target(target *t, char **err) {
+static int finish_target(target *t, graph *g, char **err) {
   for (size_t i = 0; i < t->patterns.n; i++) {
     char *j = path_join(t->dir, t->patterns.v[i]);
     char *n = path_norm_rel(j);
@@ -343,6 +383,7 @@ static int finish_target(target *t, char **err) {
     free(n);
   }
   sv_sort_uniq(&t->inputs);
+  if (t->kind == KIND_IMAGE && filter_context(t, g, err) < 0) return -1;
   for (size_t i = 0; i < t->outputs.n; i++) {
     char *j = path_join(t->dir, t->outputs.v[i]);
     char *n = path_norm_rel(j);
@@ -403,10 +444,32 @@ static int to_graph(lua_State *L, graph *g, char **err) {
     get_list(L, "inputs", &t->patterns);
     get_list(L, "run", &t->argv);
     get_list(L, "outputs", &t->outputs);
-    get_map(L, "env", &t->env, 0, t);
-    get_map(L, "params", NULL, 1, t);
+    get_map(L, "env", &t->env, NULL, t);
+    get_map(L, "params", NULL, "", t);
+    if (k == KIND_IMAGE) {
+      char *df = get_str(L, "dockerfile"), *stage = get_str(L, "stage");
+      if (df) target_param(t, "dockerfile", df);
+      if (stage) target_param(t, "stage", stage);
+      free(df);
+      free(stage);
+      get_map(L, "files", NULL, "file:", t);
+      get_map(L, "build_args", NULL, "build-arg.", t);
+      get_list(L, "tags", &t->tags);
+      t->network = get_str(L, "network");
+      char *ctx = get_str(L, "context");
+      char *j = path_join(t->dir, ctx ? ctx : ".");
+      t->context = path_norm_rel(j);
+      free(j);
+      free(ctx);
+      if (!t->context) {
+        *err = xasprintf("%s: image '%s': its context folder is outside the project", t->where, t->name);
+        lua_pop(L, 1);
+        return -1;
+      }
+      target_param(t, "context", *t->context ? t->context : ".");
+    }
     lua_pop(L, 1);
-    if (finish_target(t, err) < 0) return -1;
+    if (finish_target(t, g, err) < 0) return -1;
   }
   return 0;
 }

@@ -1,6 +1,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -210,6 +211,18 @@ int mkdir_p(const char *dir) {
 out:
   free(d);
   return rc;
+}
+
+static int rm_one(const char *p, const struct stat *sb, int type, struct FTW *f) {
+  (void)sb;
+  (void)f;
+  return (type == FTW_DP ? rmdir(p) : unlink(p)) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+int rm_rf(const char *path) {
+  struct stat st;
+  if (lstat(path, &st) < 0) return errno == ENOENT ? 0 : -errno;
+  return nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) < 0 ? -errno : 0;
 }
 
 int read_file(const char *path, char **out, size_t *len) {

@@ -63,6 +63,8 @@ char *path_join(const char *a, const char *b);
 char *path_norm_rel(const char *p);
 /* Create dir and its parents; 0 or a negative errno. */
 int mkdir_p(const char *dir);
+/* Remove path and everything below it (no error when it is missing); 0 or a negative errno. */
+int rm_rf(const char *path);
 /* Read a whole file into a fresh NUL-terminated buffer; 0 or a negative errno. */
 int read_file(const char *path, char **out, size_t *len);
 /* Write data to path through a temp file, fsync and rename; 0 or a negative errno. */

@@ -5,6 +5,7 @@
 #   scripts/engine.sh stop     stop the private dockerd (only the one started here)
 #   scripts/engine.sh status   say which engine answers, exit 1 if none
 #   scripts/engine.sh env      print `export DOCKER_HOST=...` for the engine to use
+#                              (and DBX_BUILD_NETWORK=host for the private one)
 #
 # A reachable engine ($DOCKER_HOST, else /var/run/docker.sock) is used as it is.
 # Otherwise Debian's docker.io is installed if missing and a private dockerd runs
@@ -117,6 +118,8 @@ cmd_env() {
   host=$(reachable)
   [ -n "$host" ] || { say "no engine answers; run scripts/engine.sh start"; exit 1; }
   echo "export DOCKER_HOST=$host"
+  # the private engine has no bridge network: builds and containers use the host's
+  if [ "$host" = "unix://$SOCK" ]; then echo "export DBX_BUILD_NETWORK=host"; fi
 }
 
 case "${1:-}" in

@@ -12,6 +12,9 @@ local FIELDS = {
   cmd = { deps = "list", inputs = "list", run = "list", outputs = "list", env = "map",
           desc = "string", pool = "string" },
   group = { deps = "list", desc = "string" },
+  image = { deps = "list", inputs = "list", desc = "string", pool = "string",
+            dockerfile = "string", context = "string", files = "files", build_args = "map",
+            stage = "string", tags = "list", network = "string" },
 }
 
 local function where(level)
@@ -64,6 +67,20 @@ local function check_field(what, field, shape, v, level)
           level + 1)
       end
       out[i] = x
+    end
+    return out
+  elseif shape == "files" then
+    if type(v) ~= "table" then bad("a table of [\"path\"] = content") end
+    local out = {}
+    for k, x in pairs(v) do
+      if type(k) ~= "string" or k == "" or k:sub(1, 1) == "/" or k:find("%.%.") then
+        error(("%s: field '%s' has a bad path '%s'"):format(what, field, tostring(k)), level + 1)
+      end
+      if type(x) ~= "string" then
+        error(("%s: field '%s' content of %s must be a string, got %s"):format(what, field, k, typeof(x)),
+          level + 1)
+      end
+      out[k] = x
     end
     return out
   elseif shape == "map" then
@@ -128,6 +145,8 @@ function M.declare(kind, name, spec, dir, level, extra)
     end
   elseif kind == "cmd" and #t.run == 0 and #t.outputs > 0 then
     error(("%s: has outputs but no 'run' command to make them"):format(what), level)
+  elseif kind == "image" and type(t.dockerfile) ~= "string" then
+    error(("%s: needs a 'dockerfile'"):format(what), level)
   end
   for k, v in pairs(extra or {}) do t[k] = v end
   local old = byname[name]
@@ -152,6 +171,12 @@ local function sandbox(dir)
   function api.target(name)
     return function(spec)
       local r = M.declare("cmd", name, spec, dir, 2) -- not a tail call: keeps the recipe's frame
+      return r
+    end
+  end
+  function api.image(name)
+    return function(spec)
+      local r = M.declare("image", name, spec, dir, 2)
       return r
     end
   end

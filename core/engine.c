@@ -1,0 +1,265 @@
+#include "engine.h"
+
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+#define DEFAULT_SOCKET "/var/run/docker.sock"
+
+struct engine {
+  uv_loop_t *loop;
+  CURLM *multi;
+  uv_timer_t timer;
+  char *address;   /* as the user wrote it */
+  char *socket;    /* unix socket path, or NULL for tcp */
+  char *base;      /* URL prefix */
+  struct req *pending;
+};
+
+struct req;
+static void unlink_req(engine *e, struct req *r);
+
+/* One socket curl asked us to watch. */
+struct watch {
+  uv_poll_t poll;
+  curl_socket_t fd;
+  engine *e;
+};
+
+struct req {
+  engine *e;
+  struct req *prev, *next; /* pending requests, for engine_close */
+  CURL *easy;
+  struct curl_slist *headers;
+  char *body;
+  strbuf out;
+  char errbuf[CURL_ERROR_SIZE];
+  engine_cb cb;
+  void *ud;
+};
+
+static void unlink_req(engine *e, struct req *r) {
+  if (r->prev) r->prev->next = r->next;
+  else e->pending = r->next;
+  if (r->next) r->next->prev = r->prev;
+}
+
+static void check_done(engine *e) {
+  CURLMsg *m;
+  int left;
+  while ((m = curl_multi_info_read(e->multi, &left))) {
+    if (m->msg != CURLMSG_DONE) continue;
+    struct req *r;
+    curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+    long status = -1;
+    if (m->data.result == CURLE_OK) {
+      curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+    } else {
+      r->out.len = 0;
+      sb_adds(&r->out, r->errbuf[0] ? r->errbuf : curl_easy_strerror(m->data.result));
+      status = -(long)m->data.result;
+    }
+    unlink_req(e, r);
+    curl_multi_remove_handle(e->multi, r->easy);
+    curl_easy_cleanup(r->easy);
+    curl_slist_free_all(r->headers);
+    if (!r->out.buf) sb_adds(&r->out, "");
+    if (r->cb) r->cb(r->ud, status, r->out.buf, r->out.len);
+    sb_free(&r->out);
+    free(r->body);
+    free(r);
+  }
+}
+
+static void on_poll(uv_poll_t *h, int status, int events) {
+  struct watch *w = h->data;
+  int flags = 0, running;
+  if (status < 0) flags = CURL_CSELECT_ERR;
+  if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
+  if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
+  curl_multi_socket_action(w->e->multi, w->fd, flags, &running);
+  check_done(w->e);
+}
+
+static void on_timer(uv_timer_t *t) {
+  engine *e = t->data;
+  int running;
+  curl_multi_socket_action(e->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  check_done(e);
+}
+
+static void free_watch(uv_handle_t *h) { free(h->data); }
+
+static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
+  (void)easy;
+  engine *e = userp;
+  struct watch *w = socketp;
+  if (what == CURL_POLL_REMOVE) {
+    if (w) {
+      uv_poll_stop(&w->poll);
+      uv_close((uv_handle_t *)&w->poll, free_watch);
+      curl_multi_assign(e->multi, fd, NULL);
+    }
+    return 0;
+  }
+  if (!w) {
+    w = xcalloc(1, sizeof *w);
+    w->fd = fd;
+    w->e = e;
+    w->poll.data = w;
+    uv_poll_init_socket(e->loop, &w->poll, fd);
+    curl_multi_assign(e->multi, fd, w);
+  }
+  int ev = (what & CURL_POLL_IN ? UV_READABLE : 0) | (what & CURL_POLL_OUT ? UV_WRITABLE : 0);
+  uv_poll_start(&w->poll, ev, on_poll);
+  return 0;
+}
+
+static int timer_cb(CURLM *multi, long ms, void *userp) {
+  (void)multi;
+  engine *e = userp;
+  if (ms < 0) uv_timer_stop(&e->timer);
+  else uv_timer_start(&e->timer, on_timer, (uint64_t)ms, 0);
+  return 0;
+}
+
+static size_t on_data(char *p, size_t size, size_t n, void *ud) {
+  struct req *r = ud;
+  sb_addn(&r->out, p, size * n);
+  return size * n;
+}
+
+int engine_open(uv_loop_t *loop, const char *host, engine **out, char **err) {
+  if (!host) host = getenv("DOCKER_HOST");
+  if (!host || !*host) host = "unix://" DEFAULT_SOCKET;
+  engine *e = xcalloc(1, sizeof *e);
+  e->address = xstrdup(host);
+  if (strncmp(host, "unix://", 7) == 0) {
+    e->socket = xstrdup(host + 7);
+    e->base = xstrdup("http://docker");
+  } else if (strncmp(host, "tcp://", 6) == 0) {
+    e->base = xasprintf("http://%s", host + 6);
+  } else {
+    *err = xasprintf("DOCKER_HOST=%s: dbx speaks to unix:// and tcp:// engines (for ssh://, forward the socket: ssh -L /tmp/docker.sock:/var/run/docker.sock HOST, then DOCKER_HOST=unix:///tmp/docker.sock)", host);
+    free(e->address);
+    free(e);
+    return -1;
+  }
+  static int global_init;
+  if (!global_init++) curl_global_init(CURL_GLOBAL_DEFAULT);
+  e->loop = loop;
+  e->multi = curl_multi_init();
+  curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+  curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
+  curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+  curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, e);
+  uv_timer_init(loop, &e->timer);
+  e->timer.data = e;
+  *out = e;
+  return 0;
+}
+
+const char *engine_address(const engine *e) { return e->address; }
+
+int engine_request(engine *e, const char *method, const char *path, const char *json_body,
+                   engine_cb cb, void *ud) {
+  struct req *r = xcalloc(1, sizeof *r);
+  r->e = e;
+  r->cb = cb;
+  r->ud = ud;
+  r->easy = curl_easy_init();
+  if (!r->easy) {
+    free(r);
+    return -1;
+  }
+  char *url = xasprintf("%s%s", e->base, path);
+  curl_easy_setopt(r->easy, CURLOPT_URL, url);
+  free(url);
+  if (e->socket) curl_easy_setopt(r->easy, CURLOPT_UNIX_SOCKET_PATH, e->socket);
+  curl_easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, method);
+  curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, on_data);
+  curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
+  curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
+  curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->errbuf);
+  curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+  r->headers = curl_slist_append(NULL, "Content-Type: application/json");
+  curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
+  if (json_body) {
+    r->body = xstrdup(json_body);
+    curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->body);
+    curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(r->body));
+  } else if (strcmp(method, "POST") == 0) {
+    curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, "");
+  }
+  if (curl_multi_add_handle(e->multi, r->easy) != CURLM_OK) {
+    curl_slist_free_all(r->headers);
+    curl_easy_cleanup(r->easy);
+    free(r->body);
+    free(r);
+    return -1;
+  }
+  r->next = e->pending;
+  if (r->next) r->next->prev = r;
+  e->pending = r;
+  return 0;
+}
+
+struct sync_call {
+  int done;
+  long status;
+  char *body;
+};
+
+static void on_sync(void *ud, long status, const char *body, size_t len) {
+  struct sync_call *c = ud;
+  c->done = 1;
+  c->status = status;
+  c->body = xstrndup(body, len);
+}
+
+long engine_call(engine *e, const char *method, const char *path, const char *json_body,
+                 char **body) {
+  struct sync_call c = {0};
+  if (engine_request(e, method, path, json_body, on_sync, &c) < 0) {
+    if (body) *body = xstrdup("cannot queue the request");
+    return -1;
+  }
+  while (!c.done) uv_run(e->loop, UV_RUN_ONCE);
+  if (body) *body = c.body;
+  else free(c.body);
+  return c.status;
+}
+
+char *engine_unreachable_msg(const engine *e, const char *why) {
+  return xasprintf("cannot reach the container engine at %s: %s\n"
+                   "  start one (scripts/engine.sh start starts a private dockerd and prints its DOCKER_HOST),\n"
+                   "  or point DOCKER_HOST at a running engine",
+                   e->address, why);
+}
+
+static void on_timer_close(uv_handle_t *h) {
+  engine *e = h->data;
+  free(e->address);
+  free(e->socket);
+  free(e->base);
+  free(e);
+}
+
+void engine_close(engine *e) {
+  if (!e) return;
+  while (e->pending) {
+    struct req *r = e->pending;
+    unlink_req(e, r);
+    curl_multi_remove_handle(e->multi, r->easy);
+    curl_easy_cleanup(r->easy);
+    curl_slist_free_all(r->headers);
+    sb_free(&r->out);
+    free(r->body);
+    free(r);
+  }
+  curl_multi_cleanup(e->multi);
+  uv_close((uv_handle_t *)&e->timer, on_timer_close);
+}

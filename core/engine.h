@@ -1,0 +1,37 @@
+/* engine: a client of the Docker Engine API — HTTP over the unix socket (or
+ * tcp address) named by DOCKER_HOST, default /var/run/docker.sock — with
+ * libcurl's multi interface driven by the libuv loop (uv_poll per socket, one
+ * uv_timer), and JSON through cJSON. */
+#ifndef DBX_ENGINE_H
+#define DBX_ENGINE_H
+
+#include <stddef.h>
+#include <uv.h>
+
+typedef struct engine engine;
+
+/* Called once per request on the loop: status is the HTTP status, or a
+ * negative number when no answer came (then body holds curl's message). body
+ * is NUL-terminated and borrowed for the call. */
+typedef void (*engine_cb)(void *ud, long status, const char *body, size_t len);
+
+/* A client for docker_host ("unix:///path", "tcp://host:port", or NULL for
+ * $DOCKER_HOST, falling back to the default socket). 0, or -1 with *err set
+ * (caller frees) when the address cannot be used. */
+int engine_open(uv_loop_t *loop, const char *docker_host, engine **out, char **err);
+/* Where the client connects, as written ("unix:///var/run/docker.sock"). */
+const char *engine_address(const engine *e);
+/* Send method path (e.g. "GET", "/_ping") with an optional JSON body (copied);
+ * cb runs later on the loop. 0, or -1 when the request cannot be queued. */
+int engine_request(engine *e, const char *method, const char *path, const char *json_body,
+                   engine_cb cb, void *ud);
+/* Send a request and run the loop until it is answered; *body receives the
+ * answer (caller frees). Returns the HTTP status or a negative number. */
+long engine_call(engine *e, const char *method, const char *path, const char *json_body,
+                 char **body);
+/* "cannot reach the engine at ADDRESS: WHY" with what to do about it (caller frees). */
+char *engine_unreachable_msg(const engine *e, const char *why);
+/* Cancel what is pending (callbacks are not called) and free the client. */
+void engine_close(engine *e);
+
+#endif

@@ -1,0 +1,384 @@
+#include "image.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "proc.h"
+
+/* ---- finding a client ---- */
+
+struct capture {
+  strbuf out;
+  int64_t status;
+  int done;
+};
+
+static void cap_out(void *ud, const char *buf, size_t n) { sb_addn(&((struct capture *)ud)->out, buf, n); }
+
+static void cap_exit(void *ud, int64_t status, int sig) {
+  struct capture *c = ud;
+  c->status = sig ? 128 + sig : status;
+  c->done = 1;
+}
+
+/* Run argv to completion on a private loop; its exit status, or -1. */
+static int run_capture(char **argv, char **out) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  struct capture c = {0};
+  proc *p;
+  proc_opts o = {.argv = argv, .on_output = cap_out, .on_exit = cap_exit, .ud = &c};
+  int rc = proc_spawn(&loop, &o, &p);
+  if (rc == 0) uv_run(&loop, UV_RUN_DEFAULT);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_loop_close(&loop);
+  if (out) *out = sb_take(&c.out);
+  else sb_free(&c.out);
+  return rc < 0 ? -1 : (int)c.status;
+}
+
+/* 1 when docker at path can build with BuildKit; sets *buildx. */
+static int usable(const char *path, int *buildx, strbuf *tried) {
+  char *argv[] = {(char *)path, "buildx", "version", NULL};
+  if (run_capture(argv, NULL) == 0) {
+    *buildx = 1;
+    return 1;
+  }
+  char *out = NULL;
+  char *vargv[] = {(char *)path, "--version", NULL};
+  if (run_capture(vargv, &out) != 0) {
+    sb_addf(tried, "\n  %s: does not run", path);
+    free(out);
+    return 0;
+  }
+  const char *v = strstr(out, "version ");
+  int major = v ? atoi(v + 8) : 0;
+  free(out);
+  if (major > 0 && major < 23) { /* its own BuildKit support, without buildx */
+    *buildx = 0;
+    return 1;
+  }
+  sb_addf(tried, "\n  %s: version %d has no buildx plugin, and without it cannot build with BuildKit", path, major);
+  return 0;
+}
+
+int image_find_cli(image_cli *cli, char **err) {
+  strvec cands = {0};
+  const char *env = getenv("DBX_DOCKER");
+  if (env && *env) sv_push(&cands, env);
+  const char *path = getenv("PATH");
+  char *copy = xstrdup(path ? path : "/usr/bin:/bin");
+  for (char *save = NULL, *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+    char *p = path_join(*d ? d : ".", "docker");
+    if (access(p, X_OK) == 0) sv_push_own(&cands, p);
+    else free(p);
+  }
+  free(copy);
+  sv_push(&cands, "/usr/bin/docker");
+  strbuf tried = {0};
+  int rc = -1;
+  for (size_t i = 0; i < cands.n && rc < 0; i++) {
+    int dup = 0;
+    for (size_t k = 0; k < i; k++) dup |= strcmp(cands.v[k], cands.v[i]) == 0;
+    if (dup) continue;
+    if (access(cands.v[i], X_OK) != 0) {
+      sb_addf(&tried, "\n  %s: not found", cands.v[i]);
+      continue;
+    }
+    if (usable(cands.v[i], &cli->buildx, &tried)) {
+      cli->docker = xstrdup(cands.v[i]);
+      rc = 0;
+    }
+  }
+  if (rc < 0)
+    *err = xasprintf("no docker client here can build with BuildKit:%s\n"
+                     "  install one (Debian: apt-get install docker.io; or the buildx plugin), or set DBX_DOCKER",
+                     tried.buf ? tried.buf : "");
+  sb_free(&tried);
+  sv_free(&cands);
+  return rc;
+}
+
+void image_cli_free(image_cli *cli) {
+  free(cli->docker);
+  cli->docker = NULL;
+}
+
+/* ---- names ---- */
+
+char *image_repo_part(const char *s) {
+  strbuf sb = {0};
+  for (; *s; s++) {
+    char c = *s;
+    if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
+    int ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+    sb_addc(&sb, ok ? c : c == '/' ? '/' : '-');
+  }
+  return sb_take(&sb);
+}
+
+char *image_tag(const char *project, const char *target, const char *key) {
+  char *p = image_repo_part(project), *t = image_repo_part(target);
+  char *tag = xasprintf("dbx/%s/%s:%.16s", *p ? p : "project", t, key);
+  free(p);
+  free(t);
+  return tag;
+}
+
+/* ---- Dockerfile ---- */
+
+/* Next whitespace-separated word of s into a fresh string; advances *s. */
+static char *word(const char **s) {
+  while (**s == ' ' || **s == '\t') (*s)++;
+  const char *b = *s;
+  while (**s && **s != ' ' && **s != '\t' && **s != '\n' && **s != '\r') (*s)++;
+  return *s > b ? xstrndup(b, (size_t)(*s - b)) : NULL;
+}
+
+void image_external_refs(const char *df, strvec *out) {
+  strvec stages = {0};
+  for (const char *line = df; *line;) {
+    const char *s = line;
+    char *w = word(&s);
+    if (w && strcasecmp(w, "FROM") == 0) {
+      char *ref = word(&s);
+      while (ref && strncmp(ref, "--", 2) == 0) { /* --platform=... */
+        free(ref);
+        ref = word(&s);
+      }
+      char *as = word(&s), *name = as && strcasecmp(as, "AS") == 0 ? word(&s) : NULL;
+      if (ref) {
+        int internal = strstr(ref, "{{") != NULL;
+        for (size_t i = 0; i < stages.n && !internal; i++) internal = strcasecmp(stages.v[i], ref) == 0;
+        if (!internal) sv_push(out, ref);
+      }
+      if (name) sv_push_own(&stages, name);
+      free(ref);
+      free(as);
+    } else if (w && (strcasecmp(w, "COPY") == 0 || strcasecmp(w, "RUN") == 0)) {
+      for (char *a = word(&s); a && strncmp(a, "--", 2) == 0; a = word(&s)) {
+        const char *ref = strncmp(a, "--from=", 7) == 0 ? a + 7 : NULL;
+        const char *from = a[2] == 'm' ? strstr(a, ",from=") : NULL; /* --mount=...,from=x */
+        if (from) {
+          ref = from + 6;
+          char *end = strchr(ref, ',');
+          if (end) *end = 0;
+        }
+        int internal = !ref || strstr(ref, "{{") != NULL || (ref[0] >= '0' && ref[0] <= '9' && !strchr(ref, ':'));
+        for (size_t i = 0; i < stages.n && !internal; i++) internal = strcasecmp(stages.v[i], ref) == 0;
+        if (!internal) sv_push(out, ref);
+        free(a);
+      }
+    }
+    free(w);
+    const char *nl = strchr(line, '\n');
+    line = nl ? nl + 1 : line + strlen(line);
+  }
+  sv_free(&stages);
+  sv_sort_uniq(out);
+}
+
+char *image_dockerfile(const target *t, const char *const *dep_tags, char **err) {
+  const char *df = NULL;
+  for (size_t i = 0; i < t->nparams; i++)
+    if (strcmp(t->params[i].name, "dockerfile") == 0) df = t->params[i].value;
+  if (!df) {
+    *err = xasprintf("image '%s' has no Dockerfile", t->name);
+    return NULL;
+  }
+  strbuf sb = {0};
+  for (const char *p = df; *p;) {
+    const char *open = strstr(p, "{{dep:");
+    if (!open) {
+      sb_adds(&sb, p);
+      break;
+    }
+    sb_addn(&sb, p, (size_t)(open - p));
+    const char *close = strstr(open, "}}");
+    if (!close) {
+      sb_adds(&sb, open);
+      break;
+    }
+    char *name = xstrndup(open + 6, (size_t)(close - open - 6));
+    const char *tag = NULL;
+    for (size_t i = 0; i < t->deps.n && !tag; i++)
+      if (strcmp(t->deps.v[i], name) == 0) tag = dep_tags[i];
+    if (!tag) {
+      *err = xasprintf("%s: image '%s': its Dockerfile names {{dep:%s}}, which is not one of its image dependencies",
+                       t->where, t->name, name);
+      free(name);
+      sb_free(&sb);
+      return NULL;
+    }
+    free(name);
+    sb_adds(&sb, tag);
+    p = close + 2;
+  }
+  return sb_take(&sb);
+}
+
+/* ---- context ---- */
+
+static int copy_file(const char *from, const char *to) {
+  int in = open(from, O_RDONLY | O_CLOEXEC);
+  if (in < 0) return -errno;
+  struct stat st;
+  fstat(in, &st);
+  int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, st.st_mode & 0777);
+  if (out < 0) {
+    int e = -errno;
+    close(in);
+    return e;
+  }
+  char buf[65536];
+  ssize_t n;
+  int rc = 0;
+  while ((n = read(in, buf, sizeof buf)) > 0)
+    if (write(out, buf, (size_t)n) != n) {
+      rc = -EIO;
+      break;
+    }
+  if (n < 0) rc = -errno;
+  close(in);
+  if (close(out) < 0 && !rc) rc = -errno;
+  return rc;
+}
+
+static int put_file(const char *dir, const char *rel, const char *src, const char *content,
+                    char **err) {
+  char *dst = path_join(dir, rel);
+  char *slash = strrchr(dst, '/');
+  *slash = 0;
+  mkdir_p(dst);
+  *slash = '/';
+  int rc = 0;
+  if (src) {
+    if (link(src, dst) < 0) rc = copy_file(src, dst);
+  } else {
+    int fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, strncmp(content, "#!", 2) == 0 ? 0755 : 0644);
+    size_t n = strlen(content);
+    if (fd < 0 || write(fd, content, n) != (ssize_t)n) rc = -errno;
+    if (fd >= 0) close(fd);
+  }
+  if (rc < 0) *err = xasprintf("cannot put %s into the build context: %s", src ? src : rel, strerror(-rc));
+  free(dst);
+  return rc;
+}
+
+int image_write_context(const target *t, const char *dir, char **err) {
+  size_t plen = strlen(t->context);
+  for (size_t i = 0; i < t->inputs.n; i++) {
+    const char *rel = t->inputs.v[i] + (plen ? plen + 1 : 0);
+    if (put_file(dir, rel, t->inputs.v[i], NULL, err) < 0) return -1;
+  }
+  for (size_t i = 0; i < t->nparams; i++)
+    if (strncmp(t->params[i].name, "file:", 5) == 0 &&
+        put_file(dir, t->params[i].name + 5, NULL, t->params[i].value, err) < 0)
+      return -1;
+  return 0;
+}
+
+void image_build_argv(const image_cli *cli, const target *t, const char *dir, const char *df,
+                      const char *tag, const char *iidfile, const char *project, const char *key,
+                      strvec *argv, strvec *env) {
+  sv_push(argv, cli->docker);
+  if (cli->buildx) {
+    sv_push(argv, "buildx");
+    sv_push(argv, "build");
+    sv_push(argv, "--load");
+  } else {
+    sv_push(argv, "build");
+    sv_push(env, "DOCKER_BUILDKIT=1");
+  }
+  sv_push(argv, "--progress=plain");
+  sv_push(argv, "-f");
+  sv_push(argv, df);
+  sv_push(argv, "-t");
+  sv_push(argv, tag);
+  for (size_t i = 0; i < t->tags.n; i++) {
+    sv_push(argv, "-t");
+    sv_push(argv, t->tags.v[i]);
+  }
+  sv_push(argv, "--label");
+  sv_push_own(argv, xasprintf("dbx.key=%s", key));
+  sv_push(argv, "--label");
+  sv_push_own(argv, xasprintf("dbx.project=%s", project));
+  sv_push(argv, "--label");
+  sv_push_own(argv, xasprintf("dbx.target=%s", t->name));
+  sv_push(argv, "--iidfile");
+  sv_push(argv, iidfile);
+  const char *net = t->network ? t->network : getenv("DBX_BUILD_NETWORK");
+  if (net && *net) {
+    sv_push(argv, "--network");
+    sv_push(argv, net);
+  }
+  for (size_t i = 0; i < t->nparams; i++) {
+    if (strncmp(t->params[i].name, "build-arg.", 10) == 0) {
+      sv_push(argv, "--build-arg");
+      sv_push_own(argv, xasprintf("%s=%s", t->params[i].name + 10, t->params[i].value));
+    } else if (strcmp(t->params[i].name, "stage") == 0) {
+      sv_push(argv, "--target");
+      sv_push(argv, t->params[i].value);
+    }
+  }
+  sv_push(argv, dir);
+}
+
+/* ---- the engine's images ---- */
+
+long image_index_load(engine *e, image_index *ix, char **err) {
+  ix->by_key = map_new();
+  ix->by_tag = map_new();
+  char *body = NULL;
+  long st = engine_call(e, "GET", "/images/json", NULL, &body);
+  if (st < 0) {
+    *err = engine_unreachable_msg(e, body);
+    free(body);
+    return st;
+  }
+  cJSON *list = st == 200 ? cJSON_Parse(body) : NULL;
+  if (!cJSON_IsArray(list)) {
+    *err = xasprintf("the engine at %s answered GET /images/json with %ld: %.200s", engine_address(e), st, body);
+    cJSON_Delete(list);
+    free(body);
+    return st == 200 ? -1 : st;
+  }
+  const cJSON *img;
+  cJSON_ArrayForEach(img, list) {
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(img, "Id");
+    if (!cJSON_IsString(id)) continue;
+    char *idcopy = xstrdup(id->valuestring);
+    sv_push_own(&ix->owned, idcopy);
+    const cJSON *labels = cJSON_GetObjectItemCaseSensitive(img, "Labels");
+    const cJSON *key = cJSON_GetObjectItemCaseSensitive(labels, "dbx.key");
+    if (cJSON_IsString(key)) {
+      char *k = xstrdup(key->valuestring);
+      sv_push_own(&ix->owned, k);
+      map_put(ix->by_key, k, idcopy);
+    }
+    const cJSON *tags = cJSON_GetObjectItemCaseSensitive(img, "RepoTags"), *tag;
+    cJSON_ArrayForEach(tag, tags) {
+      if (!cJSON_IsString(tag)) continue;
+      char *tg = xstrdup(tag->valuestring);
+      sv_push_own(&ix->owned, tg);
+      map_put(ix->by_tag, tg, idcopy);
+    }
+  }
+  cJSON_Delete(list);
+  free(body);
+  return st;
+}
+
+void image_index_free(image_index *ix) {
+  map_free(ix->by_key);
+  map_free(ix->by_tag);
+  sv_free(&ix->owned);
+  ix->by_key = ix->by_tag = NULL;
+}
