@@ -250,6 +250,27 @@ static void on_plan_hashed(void *ud, hash_item *items, size_t n) {
   }
 }
 
+/* The images a Dockerfile takes from outside (FROM python:3.11-slim) are part
+ * of what goes into it: their ids become params, so a changed base image
+ * rebuilds. Set once per target and run. */
+static void key_base_images(struct build *b, target *t) {
+  const char *df = NULL;
+  for (size_t i = 0; i < t->nparams; i++) {
+    if (strncmp(t->params[i].name, "from:", 5) == 0) return; /* already set */
+    if (strcmp(t->params[i].name, "dockerfile") == 0) df = t->params[i].value;
+  }
+  if (!df) return;
+  strvec refs = {0};
+  image_external_refs(df, &refs);
+  for (size_t i = 0; i < refs.n; i++) {
+    const char *id = image_index_lookup(&b->ix, refs.v[i]);
+    char *name = xasprintf("from:%s", refs.v[i]);
+    target_param(t, name, id ? id : "(not in the engine)");
+    free(name);
+  }
+  sv_free(&refs);
+}
+
 /* Set up jobs for the closure of roots and digest their inputs (runs the loop). */
 static int plan(struct build *b, const size_t *roots, size_t nroots) {
   graph *g = b->g;
@@ -285,6 +306,8 @@ static int plan(struct build *b, const size_t *roots, size_t nroots) {
       sv_free(&paths);
       return -1;
     }
+    for (size_t i = 0; i < n; i++)
+      if (b->jobs[i].t->kind == KIND_IMAGE) key_base_images(b, b->jobs[i].t);
   }
   sv_sort_uniq(&paths);
   /* the items borrow the path strings: keep them in the vector until the end */

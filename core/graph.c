@@ -20,6 +20,8 @@ static void target_free(target *t) {
   free(t->network);
   free(t->context);
   sv_free(&t->tags);
+  sv_free(&t->gen_names);
+  sv_free(&t->gen_texts);
   free(t->dep_idx);
   sv_free(&t->deps);
   sv_free(&t->patterns);

@@ -34,6 +34,8 @@ typedef struct target {
   strvec tags;       /* image: names to tag the result with ("app:prod"), not keyed */
   char *network;     /* image: build network ("host") or NULL, not keyed */
   char *context;     /* image: project-relative context folder ("" at the root) */
+  strvec gen_names;  /* files `dbx gen` writes (names relative to context) ... */
+  strvec gen_texts;  /* ... and their contents, parallel */
 } target;
 
 typedef struct graph {

@@ -376,6 +376,18 @@ long image_index_load(engine *e, image_index *ix, char **err) {
   return st;
 }
 
+const char *image_index_lookup(const image_index *ix, const char *ref) {
+  const char *id = map_get(ix->by_tag, ref);
+  if (id) return id;
+  if (strchr(ref, '@')) return ref;
+  const char *slash = strrchr(ref, '/'), *colon = strrchr(ref, ':');
+  if (colon && (!slash || colon > slash)) return NULL;
+  char *full = xasprintf("%s:latest", ref);
+  id = map_get(ix->by_tag, full);
+  free(full);
+  return id;
+}
+
 void image_index_free(image_index *ix) {
   map_free(ix->by_key);
   map_free(ix->by_tag);

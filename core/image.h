@@ -55,6 +55,9 @@ typedef struct {
 /* Fill ix from the engine. The HTTP status (200), or a negative number when
  * the engine did not answer, with *err set (caller frees). */
 long image_index_load(engine *e, image_index *ix, char **err);
+/* The id of the image ref names ("name" meaning "name:latest"), or NULL when
+ * the engine lacks it. A ref by digest ("name@sha256:...") is taken as it is. */
+const char *image_index_lookup(const image_index *ix, const char *ref);
 /* Free the index. */
 void image_index_free(image_index *ix);
 

@@ -153,20 +153,6 @@ static void pull_next(imagebuild *ib) {
   free(path);
 }
 
-/* Whether the engine holds ref ("name" means "name:latest"). */
-static int engine_has(const image_index *ix, const char *ref) {
-  if (map_get(ix->by_tag, ref)) return 1;
-  const char *slash = strrchr(ref, '/'), *colon = strrchr(ref, ':');
-  if (strchr(ref, '@')) return 1; /* by digest: let the build resolve it */
-  if (!colon || (slash && colon < slash)) {
-    char *full = xasprintf("%s:latest", ref);
-    int has = map_get(ix->by_tag, full) != NULL;
-    free(full);
-    return has;
-  }
-  return 0;
-}
-
 static char *enc_name(const char *name) {
   strbuf sb = {0};
   for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
@@ -207,7 +193,7 @@ int imagebuild_start(const imagebuild_opts *o, const target *t, const char *key,
   const char *pull = getenv("DBX_PULL");
   int never = pull && strcmp(pull, "never") == 0;
   for (size_t i = 0; i < refs.n; i++) {
-    if (engine_has(o->ix, refs.v[i])) continue;
+    if (image_index_lookup(o->ix, refs.v[i])) continue;
     if (never) {
       *err = xasprintf("base image '%s' is not in the engine at %s, and DBX_PULL=never forbids pulling it",
                        refs.v[i], engine_address(o->eng));

@@ -41,6 +41,13 @@ static const struct cmd cmds[] = {
      "Compares TARGET's inputs, params and dependencies' keys with the record of its last\n"
      "build and names each difference: input files added, removed or changed, params changed,\n"
      "dependencies whose key changed.\n"},
+    {"gen", "[SERVICE...] [-o DIR]", "write standalone Dockerfiles equivalent to what dbx builds",
+     "Writes, for each image target that has them (the final images of python.service: SERVICE/prod\n"
+     "gives Dockerfile, SERVICE/dev gives Dockerfile.dev, each with its start.sh), the files that\n"
+     "build the same image with plain docker:\n"
+     "  dbx gen allocator && docker build -f allocator/Dockerfile allocator\n"
+     "Files go to the service's folder, or to DIR with -o. SERVICE matches a target name or its\n"
+     "first part; without SERVICE every target's files are written.\n"},
     {"clean", "", "remove declared outputs and the .dbx state folder",
      "Removes every output file the recipe declares and the .dbx folder (store, stat cache,\n"
      "logs), so the next build runs everything.\n"},
@@ -65,6 +72,7 @@ static void usage(FILE *f) {
           "  -j N, --jobs=N               run at most N commands at once (default: CPU count)\n"
           "  -k, --keep-going             after a failure, go on with what does not depend on it\n"
           "  -n, --dry-run                print what would run and why; run nothing\n"
+          "  -o DIR, --output=DIR         gen: where to write the files\n"
           "  -v, --verbose                say more\n"
           "  --progress=auto|tty|plain|json\n"
           "                               output style (auto: tty on a terminal, plain in CI or a pipe)\n"
@@ -97,7 +105,7 @@ static int cmd_help(const char *name) {
 }
 
 struct opts {
-  const char *dir, *file, *cmd;
+  const char *dir, *file, *cmd, *out;
   unsigned jobs;
   int keep_going, dry_run, verbose, dot, help;
   progress_mode progress;
@@ -161,6 +169,9 @@ static int parse_args(int argc, char **argv, struct opts *o) {
     else if ((r = TAKE("-C", "--directory")) != 0) {
       if (r < 0) return 2;
       o->dir = val;
+    } else if ((r = TAKE("-o", "--output")) != 0) {
+      if (r < 0) return 2;
+      o->out = val;
     } else if ((r = TAKE("-f", "--file")) != 0) {
       if (r < 0) return 2;
       o->file = val;
@@ -255,6 +266,49 @@ static int cmd_graph(graph *g, const size_t *roots, size_t nroots, int dot) {
   return 0;
 }
 
+/* Whether target name belongs to one of the services asked for. */
+static int wanted(const char *name, const strvec *svcs) {
+  if (!svcs->n) return 1;
+  for (size_t i = 0; i < svcs->n; i++) {
+    size_t n = strlen(svcs->v[i]);
+    if (strcmp(name, svcs->v[i]) == 0 || (strncmp(name, svcs->v[i], n) == 0 && name[n] == '/')) return 1;
+  }
+  return 0;
+}
+
+static int cmd_gen(graph *g, const strvec *svcs, const char *out) {
+  size_t written = 0;
+  for (size_t i = 0; i < g->n; i++) {
+    target *t = g->t[i];
+    if (!t->gen_names.n || !wanted(t->name, svcs)) continue;
+    for (size_t k = 0; k < t->gen_names.n; k++) {
+      char *p = path_join(out ? out : t->context, t->gen_names.v[k]);
+      char *slash = strrchr(p, '/');
+      if (slash) {
+        *slash = 0;
+        mkdir_p(p);
+        *slash = '/';
+      }
+      int rc = write_file_atomic(p, t->gen_texts.v[k], strlen(t->gen_texts.v[k]));
+      if (rc == 0 && strncmp(t->gen_texts.v[k], "#!", 2) == 0) rc = chmod(p, 0755) < 0 ? -errno : 0;
+      if (rc < 0) {
+        fprintf(stderr, "dbx: error: cannot write %s: %s\n", p, strerror(-rc));
+        free(p);
+        return 1;
+      }
+      printf("wrote %s (%s)\n", p, t->name);
+      free(p);
+      written++;
+    }
+  }
+  if (!written) {
+    fprintf(stderr, "dbx: error: nothing to generate%s (gen writes the Dockerfiles of python.service images)\n",
+            svcs->n ? " for the services named" : "");
+    return 2;
+  }
+  return 0;
+}
+
 static int cmd_clean(graph *g) {
   size_t removed = 0;
   for (size_t i = 0; i < g->n; i++)
@@ -332,6 +386,8 @@ int main(int argc, char **argv) {
     code = cmd_targets(g);
   } else if (strcmp(o.cmd, "clean") == 0) {
     code = cmd_clean(g);
+  } else if (strcmp(o.cmd, "gen") == 0) {
+    code = cmd_gen(g, &o.args, o.out);
   } else if (strcmp(o.cmd, "explain") == 0) {
     if (o.args.n != 1) {
       fprintf(stderr, "dbx: explain takes one target name\n");

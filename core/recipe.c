@@ -455,6 +455,18 @@ static int to_graph(lua_State *L, graph *g, char **err) {
       get_map(L, "files", NULL, "file:", t);
       get_map(L, "build_args", NULL, "build-arg.", t);
       get_list(L, "tags", &t->tags);
+      lua_getfield(L, -1, "gen");
+      if (lua_istable(L, -1)) {
+        lua_pushnil(L);
+        while (lua_next(L, -2)) {
+          if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) {
+            sv_push(&t->gen_names, lua_tostring(L, -2));
+            sv_push(&t->gen_texts, lua_tostring(L, -1));
+          }
+          lua_pop(L, 1);
+        }
+      }
+      lua_pop(L, 1);
       t->network = get_str(L, "network");
       char *ctx = get_str(L, "context");
       char *j = path_join(t->dir, ctx ? ctx : ".");

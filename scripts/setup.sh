@@ -25,3 +25,10 @@ if ! python3 -c 'import pytest' 2>/dev/null; then
   echo "setup: installing pytest"
   python3 -m pip install -q pytest 2>/dev/null || python3 -m pip install -q --break-system-packages pytest
 fi
+
+# uv, pinned, for host-side lock checks and the examples
+want_uv=$(cat "$(dirname "$0")/uv-version")
+if [ "$(uv --version 2>/dev/null | awk '{print $2}')" != "$want_uv" ]; then
+  echo "setup: installing uv $want_uv"
+  python3 -m pip install -q "uv==$want_uv" 2>/dev/null || python3 -m pip install -q --break-system-packages "uv==$want_uv"
+fi

@@ -8,8 +8,15 @@
 #   python:3.11-slim, python:3.11-slim-bookworm      python3 3.11, venv, pip
 #   ghcr.io/astral-sh/uv:python3.11-bookworm-slim    the same with uv in /usr/local/bin
 #
+# Certificate authorities the host trusts beyond Debian's (a TLS-inspecting
+# proxy's, in /usr/local/share/ca-certificates) are added too, and
+# SSL_CERT_FILE / PIP_CERT / REQUESTS_CA_BUNDLE point at the system bundle, so
+# uv and pip inside builds reach the package index as the host does.
+#
 # Needs DOCKER_HOST pointing at the engine (scripts/engine.sh env).
 set -euo pipefail
+
+VERSION=2  # bump when what goes into the images changes
 
 CACHE="${DBX_STANDIN_CACHE:-/var/cache/dbx-standins}"
 DOCKER="${DOCKER:-/usr/bin/docker}"
@@ -19,14 +26,16 @@ PY_TAGS=(python:3.11-slim python:3.11-slim-bookworm)
 UV_TAG=ghcr.io/astral-sh/uv:python3.11-bookworm-slim
 
 say() { printf 'standins: %s\n' "$*" >&2; }
-have() { "$DOCKER" image inspect "$1" >/dev/null 2>&1; }
+have() {
+  [ "$("$DOCKER" image inspect --format '{{index .Config.Labels "dbx.standin.version"}}' "$1" 2>/dev/null)" = "$VERSION" ]
+}
 
 missing=0
 for t in "${PY_TAGS[@]}" "$UV_TAG"; do have "$t" || missing=1; done
 ((missing)) || exit 0
 
 mkdir -p "$CACHE"
-rootfs_tar="$CACHE/bookworm-python3.tar"
+rootfs_tar="$CACHE/bookworm-python3-v$VERSION.tar"
 if [ ! -s "$rootfs_tar" ]; then
   command -v debootstrap >/dev/null || {
     say "installing debootstrap"
@@ -38,12 +47,18 @@ if [ ! -s "$rootfs_tar" ]; then
     --include=python3,python3-venv,python3-pip,python-is-python3,ca-certificates \
     bookworm "$work" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1 ||
     { say "debootstrap failed; see $CACHE/debootstrap.log"; rm -rf "$work"; exit 1; }
+  if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+    cp /usr/local/share/ca-certificates/*.crt "$work/usr/local/share/ca-certificates/"
+    chroot "$work" update-ca-certificates >/dev/null 2>&1
+  fi
   rm -rf "$work"/var/lib/apt/lists/* "$work"/var/cache/apt/*.bin "$work"/var/cache/apt/archives/*.deb
   tar -C "$work" -cf "$rootfs_tar.tmp" . && mv "$rootfs_tar.tmp" "$rootfs_tar"
   rm -rf "$work"
 fi
 
 changes=(--change 'LABEL dbx.standin=true'
+         --change "LABEL dbx.standin.version=$VERSION"
+         --change 'ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt PIP_CERT=/etc/ssl/certs/ca-certificates.crt REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt'
          --change 'LABEL dbx.standin.note="Debian bookworm with its python3 (3.11), standing in for the named image"'
          --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
          --change 'ENV LANG=C.UTF-8'
@@ -56,7 +71,7 @@ fi
 for t in "${PY_TAGS[@]:1}"; do have "$t" || "$DOCKER" tag "${PY_TAGS[0]}" "$t"; done
 
 if ! have "$UV_TAG"; then
-  uv_tar="$CACHE/bookworm-python3-uv-$UV_VERSION.tar"
+  uv_tar="$CACHE/bookworm-python3-v$VERSION-uv-$UV_VERSION.tar"
   if [ ! -s "$uv_tar" ]; then
     dl=$(mktemp -d)
     say "fetching uv $UV_VERSION from PyPI"

@@ -6,6 +6,8 @@ local core = require "dbx.core"
 local M = {}
 
 local targets, byname, included = {}, {}, {}
+local at_end = {}   -- functions run once every recipe file has been evaluated
+local dir_stack = {} -- folder of the recipe file being evaluated, innermost last
 
 -- The fields each kind accepts, and what each must hold.
 local FIELDS = {
@@ -262,12 +264,35 @@ function M.run_file(file, level)
   local dir = file:match("^(.*)/[^/]*$") or ""
   local chunk, perr = load(text, "@" .. file, "t", sandbox(dir))
   if not chunk then error(perr, 0) end
+  dir_stack[#dir_stack + 1] = dir
   chunk()
+  dir_stack[#dir_stack] = nil
+end
+
+-- The project-relative folder of the recipe file being evaluated ("" at the root).
+function M.current_dir()
+  return dir_stack[#dir_stack] or ""
+end
+
+-- Run fn once every recipe has been evaluated (e.g. to declare collected groups).
+function M.at_end(fn)
+  at_end[#at_end + 1] = fn
+end
+
+-- Files `dbx gen` writes for a declared target: { ["Dockerfile"] = text, ... }.
+function M.set_gen(name, files)
+  byname[name].gen = files
+end
+
+-- Whether a target of this name has been declared.
+function M.declared(name)
+  return byname[name] ~= nil
 end
 
 -- Evaluate the root recipe and return every declared target, in order.
 function M.run(file)
   M.run_file(file)
+  for _, fn in ipairs(at_end) do fn() end
   return targets
 end
 

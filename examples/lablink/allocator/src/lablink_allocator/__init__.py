@@ -1,0 +1,3 @@
+"""LabLink allocator."""
+
+__version__ = "0.3.0"

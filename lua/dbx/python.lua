@@ -1,0 +1,363 @@
+-- dbx.python: a Python service as layered images.
+--
+--   local python = require "dbx.python"
+--   python.service "allocator" { dir = "allocator", port = 5000, health = "/health",
+--                                cmd = { "lablink-allocator" } }
+--
+-- declares, for each variant (prod, dev):
+--   SERVICE/base          FROM the base image: OS packages, env, non-root user, workdir
+--   SERVICE/VARIANT/deps  the manifest and lock only -> third-party deps in the venv
+--   SERVICE/VARIANT/source the application code, the project installed
+--   SERVICE/VARIANT       start script, ENTRYPOINT/CMD, HEALTHCHECK, EXPOSE, USER
+-- plus SERVICE/lock (the host-side lock check) and the groups prod, dev, all.
+-- prod is multi-stage: its final image is the base with the venv copied in, so
+-- it holds no package manager, no compiler, no dev dependencies, no source tree.
+local recipe = require "dbx.recipe"
+
+local M = {}
+
+local MANAGERS = { "uv" }  -- known to this version; each is recipes/NAME.lua
+local LOCKS = { { "uv.lock", "uv" }, { "pdm.lock", "pdm" }, { "poetry.lock", "poetry" },
+                { "requirements.txt", "pip" } }
+
+local FIELDS = {
+  dir = "string", manager = "string", python = "string", base = "string", apt = "list",
+  env = "map", user = "string", uid = "number", workdir = "string", venv = "string",
+  port = "number", health = "string", cmd = "list", dev = "table", prod = "table",
+  sources = "list", members = "list", tags = "table", network = "string", uv_image = "string",
+  labels = "map", stop_signal = "string",
+}
+
+local groups = { prod = {}, dev = {}, all = {} }
+local groups_declared = false
+
+local function fail(msg, level) error(msg, level + 1) end
+
+local function keys_of(t)
+  local out = {}
+  for k in pairs(t) do out[#out + 1] = k end
+  table.sort(out)
+  return out
+end
+
+local function closest(name, cands)
+  local best, bestd
+  for _, c in ipairs(cands) do
+    -- a small edit distance, enough for typos
+    local a, b = name, c
+    local prev = {}
+    for j = 0, #b do prev[j] = j end
+    for i = 1, #a do
+      local cur = { [0] = i }
+      for j = 1, #b do
+        local cost = a:sub(i, i) == b:sub(j, j) and 0 or 1
+        cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+      end
+      prev = cur
+    end
+    if not bestd or prev[#b] < bestd then best, bestd = c, prev[#b] end
+  end
+  if bestd and bestd <= math.max(1, #name // 3) then return best end
+end
+
+-- "a b" quoting for Dockerfile JSON arrays.
+local function json_list(items)
+  local out = {}
+  for i, s in ipairs(items) do
+    out[i] = '"' .. s:gsub('[%c"\\]', function(c)
+      if c == '"' or c == "\\" then return "\\" .. c end
+      return ("\\u%04x"):format(c:byte())
+    end) .. '"'
+  end
+  return "[" .. table.concat(out, ", ") .. "]"
+end
+
+local function sorted_env(env)
+  local out = {}
+  for _, k in ipairs(keys_of(env)) do
+    local v = env[k]
+    out[#out + 1] = ("%s=%q"):format(k, v):gsub("\\\n", "\\n")
+  end
+  return out
+end
+
+local function check_words(what, list, level)
+  for _, w in ipairs(list) do
+    if type(w) ~= "string" or not w:match("^[%w][%w%._%-+:=<>~!]*$") then
+      fail(("%s: '%s' is not a valid name"):format(what, tostring(w)), level + 1)
+    end
+  end
+end
+
+-- Whether the project has file (reading it makes it an input of the recipe).
+local function has_file(svc, file)
+  return require("dbx.core").read(svc.dir, file) ~= nil
+end
+
+-- Pick the package manager from the lock files present.
+local function detect(svc, level)
+  local found = {}
+  for _, l in ipairs(LOCKS) do
+    if has_file(svc, l[1]) then found[#found + 1] = l end
+  end
+  if #found == 1 then return found[1][2] end
+  local names = {}
+  for _, l in ipairs(found) do names[#names + 1] = l[1] end
+  if #found == 0 then
+    fail(("python.service '%s': no lock file in %s (looked for uv.lock, pdm.lock, poetry.lock, requirements.txt); "
+      .. "lock the project (e.g. `uv lock`) or set manager = \"uv\""):format(svc.name,
+      svc.dir == "" and "." or svc.dir), level + 1)
+  end
+  fail(("python.service '%s': several lock files (%s); choose one with manager = \"...\"")
+    :format(svc.name, table.concat(names, ", ")), level + 1)
+end
+
+local function normalise(name, spec, level)
+  level = level + 1
+  if type(spec) ~= "table" then
+    fail(("python.service '%s': expected a table of fields { ... }"):format(name), level)
+  end
+  for k, v in pairs(spec) do
+    local shape = FIELDS[k]
+    if not shape then
+      local hint = type(k) == "string" and closest(k, keys_of(FIELDS))
+      fail(("python.service '%s': unknown field '%s'%s"):format(name, tostring(k),
+        hint and (" — did you mean '" .. hint .. "'?") or ""), level)
+    end
+    local ok = (shape == "list" and type(v) == "table") or (shape == "map" and type(v) == "table")
+      or type(v) == shape
+    if not ok then
+      fail(("python.service '%s': field '%s' must be a %s, got %s"):format(name, k, shape, type(v)), level)
+    end
+  end
+  local here = recipe.current_dir()
+  local svc = {
+    name = name,
+    dir = spec.dir and recipe.join(here, spec.dir) or here,
+    rel = spec.dir or ".",
+    python = spec.python or "3.11",
+    apt = spec.apt or {},
+    env = spec.env or {},
+    user = spec.user or "app",
+    uid = math.tointeger(spec.uid or 1000),
+    workdir = spec.workdir or "/app",
+    port = spec.port and math.tointeger(spec.port),
+    health = spec.health,
+    cmd = spec.cmd,
+    sources = spec.sources or { "**" },
+    members = spec.members or {},
+    network = spec.network,
+    labels = spec.labels or {},
+    uv_image = spec.uv_image,
+    -- Python as PID 1 ignores SIGTERM unless the app handles it; SIGINT becomes
+    -- KeyboardInterrupt, so the container stops at once either way
+    stop_signal = spec.stop_signal or "SIGINT",
+  }
+  svc.base = spec.base or ("python:" .. svc.python .. "-slim")
+  svc.venv = spec.venv or (svc.workdir .. "/.venv")
+  svc.dev = { extras = (spec.dev or {}).extras or {}, cmd = (spec.dev or {}).cmd }
+  svc.prod = { cmd = (spec.prod or {}).cmd }
+  svc.tags = spec.tags or { prod = name .. ":prod", dev = name .. ":dev" }
+  if not svc.cmd then fail(("python.service '%s': needs cmd = { ... }, the command that runs it"):format(name), level) end
+  if not svc.user:match("^[a-z_][a-z0-9_-]*$") or svc.user == "root" then
+    fail(("python.service '%s': user must be a non-root user name, got '%s'"):format(name, svc.user), level)
+  end
+  check_words(("python.service '%s': apt package"):format(name), svc.apt, level)
+  check_words(("python.service '%s': dev extra"):format(name), svc.dev.extras, level)
+  for _, p in ipairs({ svc.workdir, svc.venv }) do
+    if not p:match("^/[%w%._/%-]*$") then
+      fail(("python.service '%s': '%s' must be an absolute path of plain characters"):format(name, p), level)
+    end
+  end
+  if svc.health and not svc.health:match("^/[%w%._/%-?=&]*$") then
+    fail(("python.service '%s': health must be a URL path such as /health"):format(name), level)
+  end
+  if not svc.stop_signal:match("^SIG[A-Z0-9]+$") then
+    fail(("python.service '%s': stop_signal must be a signal name such as SIGTERM"):format(name), level)
+  end
+  if svc.health and not svc.port then
+    fail(("python.service '%s': health needs port"):format(name), level)
+  end
+  local manager = spec.manager or "auto"
+  if manager == "auto" then manager = detect(svc, level) end
+  local known = false
+  for _, m in ipairs(MANAGERS) do known = known or m == manager end
+  if not known then
+    fail(("python.service '%s': unknown manager '%s' (this dbx knows: %s)"):format(name, manager,
+      table.concat(MANAGERS, ", ")), level)
+  end
+  svc.manager = require("dbx.recipes." .. manager)
+  local lock = svc.manager.lockfile
+  if not has_file(svc, lock) then
+    fail(("python.service '%s': manager '%s' needs %s in %s, and there is none; create it (uv lock)")
+      :format(name, manager, lock, svc.dir == "" and "." or svc.dir), level)
+  end
+  return svc
+end
+
+-- ---- the Dockerfile pieces, shared by the layers and by `dbx gen` ----
+
+local function base_lines(svc)
+  local l = { "FROM " .. svc.base }
+  if #svc.apt > 0 then
+    l[#l + 1] = "RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \\\n"
+      .. "    --mount=type=cache,target=/var/lib/apt/lists,sharing=locked \\\n"
+      .. "    rm -f /etc/apt/apt.conf.d/docker-clean \\\n"
+      .. "    && apt-get update \\\n"
+      .. "    && apt-get install -y --no-install-recommends " .. table.concat(svc.apt, " ")
+  end
+  local env = { PYTHONUNBUFFERED = "1", PYTHONDONTWRITEBYTECODE = "1", VIRTUAL_ENV = svc.venv }
+  for k, v in pairs(svc.env) do env[k] = v end
+  l[#l + 1] = "ENV " .. table.concat(sorted_env(env), " \\\n    ")
+  l[#l + 1] = ("ENV PATH=%s/bin:$PATH"):format(svc.venv)
+  l[#l + 1] = ("RUN groupadd --gid %d %s && useradd --uid %d --gid %d --create-home --shell /usr/sbin/nologin %s")
+    :format(svc.uid, svc.user, svc.uid, svc.uid, svc.user)
+  l[#l + 1] = "WORKDIR " .. svc.workdir
+  return l
+end
+
+local function deps_lines(svc, variant)
+  local m = svc.manager
+  local l = {}
+  for _, s in ipairs(m.setup(svc)) do l[#l + 1] = s end
+  local files = m.manifests(svc)
+  for _, f in ipairs(files) do
+    local destdir = f:match("^(.*)/[^/]*$")
+    l[#l + 1] = ("COPY %s %s/%s"):format(f, svc.workdir, destdir and (destdir .. "/") or "")
+  end
+  l[#l + 1] = ("RUN --mount=type=cache,target=%s \\\n    %s"):format(m.cache, m.install_deps(svc, variant))
+  return l
+end
+
+local function source_lines(svc, variant)
+  return {
+    ("COPY . %s"):format(svc.workdir),
+    ("RUN --mount=type=cache,target=%s \\\n    %s"):format(svc.manager.cache, svc.manager.install_project(svc, variant)),
+  }
+end
+
+local START = [[#!/bin/sh
+# Generated by dbx: run the service's command inside its virtual environment.
+set -e
+. %s/bin/activate
+exec "$@"
+]]
+
+local function entry_lines(svc, variant)
+  local cmd = svc[variant].cmd or svc.cmd
+  local l = {
+    ("COPY start.sh %s/start.sh"):format(svc.workdir),
+    ("LABEL dbx.service=%q dbx.variant=%q"):format(svc.name, variant),
+  }
+  for _, k in ipairs(keys_of(svc.labels)) do l[#l + 1] = ("LABEL %s=%q"):format(k, svc.labels[k]) end
+  if svc.port then l[#l + 1] = "EXPOSE " .. svc.port end
+  if svc.health then
+    local probe = ("import urllib.request; urllib.request.urlopen('http://127.0.0.1:%d%s', timeout=2)")
+      :format(svc.port, svc.health)
+    l[#l + 1] = "HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \\\n    CMD "
+      .. json_list({ svc.venv .. "/bin/python", "-c", probe })
+  end
+  l[#l + 1] = "STOPSIGNAL " .. svc.stop_signal
+  l[#l + 1] = "USER " .. svc.user
+  l[#l + 1] = "ENTRYPOINT " .. json_list({ svc.workdir .. "/start.sh" })
+  l[#l + 1] = "CMD " .. json_list(cmd)
+  return l
+end
+
+local function text(...)
+  local out = {}
+  for _, part in ipairs({ ... }) do
+    for _, line in ipairs(part) do out[#out + 1] = line end
+  end
+  return table.concat(out, "\n") .. "\n"
+end
+
+-- The standalone Dockerfile `dbx gen` writes: the same instructions as the
+-- layers, as stages of one multi-stage file.
+local function standalone(svc, variant)
+  local head = { "# Generated by dbx gen from build.lua: the same steps dbx builds as layers.",
+                 "# Build from this folder: docker build -f " .. (variant == "prod" and "Dockerfile" or "Dockerfile.dev") .. " ." }
+  local base = base_lines(svc)
+  base[1] = base[1] .. " AS base"
+  local deps = { "FROM base AS deps" }
+  for _, l in ipairs(deps_lines(svc, variant)) do deps[#deps + 1] = l end
+  local src = { "FROM deps AS source" }
+  for _, l in ipairs(source_lines(svc, variant)) do src[#src + 1] = l end
+  local final
+  if variant == "prod" then
+    final = { "FROM base", ("COPY --from=source %s %s"):format(svc.venv, svc.venv) }
+  else
+    final = { "FROM source" }
+  end
+  for _, l in ipairs(entry_lines(svc, variant)) do final[#final + 1] = l end
+  return text(head, { "" }, base, { "" }, deps, { "" }, src, { "" }, final)
+end
+
+local function declare(kind, name, spec, svc, where)
+  spec.network = spec.network or svc.network
+  recipe.declare(kind, name, spec, svc.dir, 1, { where = where })
+end
+
+local function declare_groups()
+  if groups_declared then return end
+  groups_declared = true
+  for _, g in ipairs({ "prod", "dev", "all" }) do
+    if not recipe.declared(g) and #groups[g] > 0 then
+      recipe.declare("group", g, groups[g], "", 1, { where = "(dbx.python)" })
+    end
+  end
+end
+
+function M.service(name)
+  return function(spec)
+    local info = debug.getinfo(2, "Sl")
+    local where = info.short_src .. ":" .. (info.currentline or 0)
+    local svc = normalise(name, spec, 2)
+    local check = name .. "/lock"
+    declare("cmd", check, {
+      desc = "the lock file matches pyproject.toml",
+      inputs = svc.manager.manifests(svc),
+      run = svc.manager.check(svc),
+    }, svc, where)
+    local base = name .. "/base"
+    declare("image", base, { desc = "base image, OS packages, user", dockerfile = text(base_lines(svc)) }, svc, where)
+    local start = START:format(svc.venv)
+    for _, variant in ipairs({ "prod", "dev" }) do
+      local v = name .. "/" .. variant
+      declare("image", v .. "/deps", {
+        desc = variant .. " dependencies from the lock file",
+        deps = { base, check },
+        inputs = svc.manager.manifests(svc),
+        dockerfile = text({ "FROM {{dep:" .. base .. "}}" }, deps_lines(svc, variant)),
+      }, svc, where)
+      declare("image", v .. "/source", {
+        desc = "the application installed" .. (variant == "dev" and " (editable)" or ""),
+        deps = { v .. "/deps" },
+        inputs = svc.sources,
+        dockerfile = text({ "FROM {{dep:" .. v .. "/deps}}" }, source_lines(svc, variant)),
+      }, svc, where)
+      local first
+      if variant == "prod" then
+        first = { "FROM {{dep:" .. v .. "/source}} AS build", "FROM {{dep:" .. base .. "}}",
+                  ("COPY --from=build %s %s"):format(svc.venv, svc.venv) }
+      else
+        first = { "FROM {{dep:" .. v .. "/source}}" }
+      end
+      declare("image", v, {
+        desc = variant .. " image: start script, command, health check",
+        deps = { v .. "/source", base },
+        files = { ["start.sh"] = start },
+        dockerfile = text(first, entry_lines(svc, variant)),
+        tags = { svc.tags[variant] },
+      }, svc, where)
+      recipe.set_gen(v, { [variant == "prod" and "Dockerfile" or "Dockerfile.dev"] = standalone(svc, variant),
+                          ["start.sh"] = start })
+      groups[variant][#groups[variant] + 1] = v
+      groups.all[#groups.all + 1] = v
+    end
+    recipe.at_end(declare_groups)
+    return name
+  end
+end
+
+return M
