@@ -64,6 +64,7 @@ struct build {
   uint64_t t0;
   hash_item *items;         /* plan-time digests, one per distinct input */
   size_t nitems;
+  map *item_of;             /* path -> its item */
   engine *eng;              /* opened when the run has image targets */
   image_index ix;
   image_cli cli;
@@ -189,14 +190,7 @@ static void reasons(struct build *b, struct job *j, strvec *out) {
 
 /* ---- planning: digest every input once, then keys in dependency order ---- */
 
-static int cmp_item(const void *a, const void *b) {
-  return strcmp(((const hash_item *)a)->path, ((const hash_item *)b)->path);
-}
-
-static hash_item *find_item(struct build *b, const char *path) {
-  hash_item key = {.path = path};
-  return bsearch(&key, b->items, b->nitems, sizeof *b->items, cmp_item);
-}
+static hash_item *find_item(struct build *b, const char *path) { return map_get(b->item_of, path); }
 
 static void plan_fail(struct build *b, char *msg) {
   if (!b->plan_error) b->plan_error = msg;
@@ -313,7 +307,11 @@ static int plan(struct build *b, const size_t *roots, size_t nroots) {
   /* the items borrow the path strings: keep them in the vector until the end */
   b->nitems = paths.n;
   b->items = xcalloc(paths.n ? paths.n : 1, sizeof *b->items);
-  for (size_t i = 0; i < paths.n; i++) b->items[i].path = paths.v[i];
+  b->item_of = map_new();
+  for (size_t i = 0; i < paths.n; i++) {
+    b->items[i].path = paths.v[i];
+    map_put(b->item_of, paths.v[i], &b->items[i]);
+  }
   free(paths.v); /* strings now owned by b->items */
   if (hash_items_async(b->loop, b->sc, b->items, b->nitems, on_plan_hashed, b) < 0) {
     hash_items_sync(b->sc, b->items, b->nitems);
@@ -670,7 +668,9 @@ static void close_state(struct build *b) {
   if (b->sc) {
     int rc = statcache_save(b->sc);
     if (rc < 0) term_msg("dbx: warning: cannot save %s/statcache: %s", b->o->state_dir, strerror(-rc));
-    statcache_free(b->sc);
+#ifdef DBX_FREE_ALL
+    statcache_free(b->sc); /* otherwise left to the exit: freeing 100k entries costs ms */
+#endif
   }
   store_close(b->st);
   for (size_t i = 0; i < b->n; i++) {
@@ -683,6 +683,7 @@ static void close_state(struct build *b) {
   free(b->jobs);
   free(b->job_of);
   map_free(b->producer);
+  map_free(b->item_of);
   free(b->plan_error);
   image_index_free(&b->ix);
   image_cli_free(&b->cli);

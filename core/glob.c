@@ -45,10 +45,16 @@ static int is_dir(const char *path) {
   return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* Note that dir's listing was read (for whoever caches what a walk found). */
+static void logdir(strvec *dirs, const char *dir) {
+  if (dirs) sv_push(dirs, *dir ? dir : ".");
+}
+
 /* Every file below dir (relative path, "" for the current folder). */
-static size_t walk_all(const char *dir, strvec *out) {
+static size_t walk_all(const char *dir, strvec *out, strvec *dirs) {
   DIR *d = opendir(*dir ? dir : ".");
   if (!d) return 0;
+  logdir(dirs, dir);
   size_t n = 0;
   struct dirent *e;
   while ((e = readdir(d))) {
@@ -60,7 +66,7 @@ static size_t walk_all(const char *dir, strvec *out) {
       type = lstat(p, &st) == 0 ? (S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : S_ISLNK(st.st_mode) ? DT_LNK : DT_UNKNOWN) : DT_UNKNOWN;
     }
     if (type == DT_DIR) {
-      if (!skipped_dir(e->d_name)) n += walk_all(p, out);
+      if (!skipped_dir(e->d_name)) n += walk_all(p, out, dirs);
       free(p);
     } else if (type == DT_REG || (type == DT_LNK && !is_dir(p))) {
       sv_push_own(out, p);
@@ -74,22 +80,23 @@ static size_t walk_all(const char *dir, strvec *out) {
 }
 
 /* Expand the segments of pat under dir. */
-static size_t expand(const char *dir, const char *pat, strvec *out) {
+static size_t expand(const char *dir, const char *pat, strvec *out, strvec *dirs) {
   const char *pe = strchr(pat, '/');
   size_t pl = pe ? (size_t)(pe - pat) : strlen(pat);
   const char *rest = pe ? pe + 1 : NULL;
   if (pl == 2 && pat[0] == '*' && pat[1] == '*') {
-    if (!rest) return walk_all(dir, out);
-    size_t n = expand(dir, rest, out);
+    if (!rest) return walk_all(dir, out, dirs);
+    size_t n = expand(dir, rest, out, dirs);
     DIR *d = opendir(*dir ? dir : ".");
     if (!d) return n;
+    logdir(dirs, dir);
     struct dirent *e;
     while ((e = readdir(d))) {
       if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2]))) continue;
       if (skipped_dir(e->d_name)) continue;
       char *p = path_join(dir, e->d_name);
       struct stat st;
-      if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) n += expand(p, pat, out);
+      if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) n += expand(p, pat, out, dirs);
       free(p);
     }
     closedir(d);
@@ -100,7 +107,8 @@ static size_t expand(const char *dir, const char *pat, strvec *out) {
   if (!glob_has_magic(seg)) {
     char *p = path_join(dir, seg);
     if (rest) {
-      if (is_dir(p)) n = expand(p, rest, out);
+      if (is_dir(p)) n = expand(p, rest, out, dirs);
+      else if (dirs) sv_push(dirs, p); /* not there (yet): its appearance matters too */
     } else {
       struct stat st;
       if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) {
@@ -115,6 +123,7 @@ static size_t expand(const char *dir, const char *pat, strvec *out) {
   }
   DIR *d = opendir(*dir ? dir : ".");
   if (d) {
+    logdir(dirs, dir);
     struct dirent *e;
     while ((e = readdir(d))) {
       if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
@@ -123,7 +132,7 @@ static size_t expand(const char *dir, const char *pat, strvec *out) {
       struct stat st;
       if (rest) {
         if (!skipped_dir(e->d_name) && lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-          n += expand(p, rest, out);
+          n += expand(p, rest, out, dirs);
       } else if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) {
         sv_push_own(out, p);
         p = NULL;
@@ -137,11 +146,12 @@ static size_t expand(const char *dir, const char *pat, strvec *out) {
   return n;
 }
 
-size_t glob_expand(const char *pattern, strvec *out) {
-  if (!glob_has_magic(pattern)) {
-    if (*pattern && is_dir(pattern)) return walk_all(pattern, out);
+size_t glob_expand_logged(const char *pattern, strvec *out, strvec *dirs) {
+  if (!glob_has_magic(pattern)) { /* a file, checked when it is hashed: one stat, not two */
     sv_push(out, pattern);
     return 1;
   }
-  return expand("", pattern, out);
+  return expand("", pattern, out, dirs);
 }
+
+size_t glob_expand(const char *pattern, strvec *out) { return glob_expand_logged(pattern, out, NULL); }

@@ -12,9 +12,11 @@ int glob_has_magic(const char *s);
 int glob_match(const char *pattern, const char *path);
 /* Append to out the files matching pattern, relative to the current folder
  * (pattern must be relative and normalised). A pattern without magic is
- * appended as it is when it is not a folder (so a missing file stays visible
- * to the caller), or as every file below it when it is one. Returns the number
- * of paths appended. */
+ * appended as it is, unchecked (whoever reads it finds a missing file or a
+ * folder). Returns the number of paths appended. */
 size_t glob_expand(const char *pattern, strvec *out);
+/* glob_expand, also appending to dirs every folder whose listing the walk read
+ * (and each literal folder it looked for but did not find). */
+size_t glob_expand_logged(const char *pattern, strvec *out, strvec *dirs);
 
 #endif

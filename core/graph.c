@@ -43,6 +43,9 @@ void graph_free(graph *g) {
   free(g->t);
   map_free(g->byname);
   sv_free(&g->recipe_files);
+  sv_free(&g->recipe_dirs);
+  sv_free(&g->recipe_absent);
+  sv_free(&g->recipe_env);
   free(g);
 }
 

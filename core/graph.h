@@ -43,6 +43,9 @@ typedef struct graph {
   size_t n, cap;
   struct map *byname;
   strvec recipe_files; /* project-relative files read while evaluating recipes */
+  strvec recipe_dirs;  /* folders whose listings globs read */
+  strvec recipe_absent;/* files recipes looked for and did not find */
+  strvec recipe_env;   /* environment read: "NAME=value", or "NAME" when unset */
 } graph;
 
 /* A new empty graph. */

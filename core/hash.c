@@ -54,16 +54,23 @@ void hash_hex(const unsigned char d[HASH_LEN], char hex[HASH_HEX]) {
   hex[64] = 0;
 }
 
-static int nibble(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
+/* Hex digit values, -1 for anything else: decoding is on the no-op path
+ * (every stat cache line). */
+static signed char hexval[256];
+static int hexval_ready;
+
+static void init_hexval(void) {
+  hexval_ready = 1;
+  for (int i = 0; i < 256; i++) hexval[i] = -1;
+  for (int i = 0; i < 10; i++) hexval['0' + i] = (signed char)i;
+  for (int i = 0; i < 6; i++) hexval['a' + i] = (signed char)(10 + i);
 }
 
 int hash_unhex(const char *s, unsigned char d[HASH_LEN]) {
+  if (!hexval_ready) init_hexval();
   for (int i = 0; i < HASH_LEN; i++) {
-    int hi = nibble(s[2 * i]), lo = hi < 0 ? -1 : nibble(s[2 * i + 1]);
-    if (hi < 0 || lo < 0) return -1;
+    int hi = hexval[(unsigned char)s[2 * i]], lo = hexval[(unsigned char)s[2 * i + 1]];
+    if ((hi | lo) < 0) return -1;
     d[i] = (unsigned char)(hi << 4 | lo);
   }
   return 0;

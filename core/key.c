@@ -2,19 +2,22 @@
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define SCHEMA "dbx-key-1"
+#define SCHEMA "dbx-key-2"
 /* Param values longer than this are recorded in manifests by digest. */
 #define MANIFEST_VALUE_MAX 200
 
-static void put_field(EVP_MD_CTX *ctx, const char *s, size_t n) {
-  char len[24];
-  int l = snprintf(len, sizeof len, "%zu:", n);
-  EVP_DigestUpdate(ctx, len, (size_t)l);
-  EVP_DigestUpdate(ctx, s, n);
+/* The canonical encoding is built in one buffer and hashed in one call:
+ * "len:bytes" for every string, counts before every list. */
+static void put_field(strbuf *sb, const char *s, size_t n) {
+  char num[24];
+  size_t i = sizeof num, v = n;
+  num[--i] = ':';
+  do num[--i] = (char)('0' + v % 10); while ((v /= 10));
+  sb_addn(sb, num + i, sizeof num - i);
+  sb_addn(sb, s, n);
 }
 
 static int cmp_str(const void *a, const void *b) {
@@ -23,36 +26,30 @@ static int cmp_str(const void *a, const void *b) {
 
 void key_compute(const key_src *src, char out[HASH_HEX]) {
   const target *t = src->t;
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-  put_field(ctx, SCHEMA, strlen(SCHEMA));
+  strbuf sb = {0};
+  put_field(&sb, SCHEMA, strlen(SCHEMA));
   const char *kind = kind_name(t->kind);
-  put_field(ctx, kind, strlen(kind));
-  char count[32];
-  snprintf(count, sizeof count, "P%zu", t->nparams);
-  put_field(ctx, count, strlen(count));
+  put_field(&sb, kind, strlen(kind));
+  sb_addf(&sb, "P%zu;", t->nparams);
   for (size_t i = 0; i < t->nparams; i++) {
-    put_field(ctx, t->params[i].name, strlen(t->params[i].name));
-    put_field(ctx, t->params[i].value, strlen(t->params[i].value));
+    put_field(&sb, t->params[i].name, strlen(t->params[i].name));
+    put_field(&sb, t->params[i].value, strlen(t->params[i].value));
   }
-  snprintf(count, sizeof count, "I%zu", t->inputs.n);
-  put_field(ctx, count, strlen(count));
+  sb_addf(&sb, "I%zu;", t->inputs.n);
   for (size_t i = 0; i < t->inputs.n; i++) {
-    put_field(ctx, t->inputs.v[i], strlen(t->inputs.v[i]));
-    EVP_DigestUpdate(ctx, src->digests[i], HASH_LEN);
+    put_field(&sb, t->inputs.v[i], strlen(t->inputs.v[i]));
+    sb_addn(&sb, (const char *)src->digests[i], HASH_LEN);
   }
   /* dependency keys in sorted order, so the order deps are listed in does not count */
   const char **keys = xmalloc((t->deps.n ? t->deps.n : 1) * sizeof *keys);
   for (size_t i = 0; i < t->deps.n; i++) keys[i] = src->dep_keys[i];
   qsort(keys, t->deps.n, sizeof *keys, cmp_str);
-  snprintf(count, sizeof count, "D%zu", t->deps.n);
-  put_field(ctx, count, strlen(count));
-  for (size_t i = 0; i < t->deps.n; i++) put_field(ctx, keys[i], strlen(keys[i]));
+  sb_addf(&sb, "D%zu;", t->deps.n);
+  for (size_t i = 0; i < t->deps.n; i++) put_field(&sb, keys[i], strlen(keys[i]));
   free(keys);
   unsigned char d[HASH_LEN];
-  unsigned int len = HASH_LEN;
-  EVP_DigestFinal_ex(ctx, d, &len);
-  EVP_MD_CTX_free(ctx);
+  hash_buf(sb.buf, sb.len, d);
+  sb_free(&sb);
   hash_hex(d, out);
 }
 

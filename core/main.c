@@ -11,6 +11,7 @@
 
 #include "build.h"
 #include "graph.h"
+#include "graphcache.h"
 #include "recipe.h"
 #include "term.h"
 #include "util.h"
@@ -376,8 +377,16 @@ int main(int argc, char **argv) {
   code = 2;
   const char *file = enter_project(&o);
   if (!file) goto out;
-  g = graph_new();
-  if (recipe_load(file, g, &recipe_default_limits, &err) < 0 || graph_resolve(g, &err) < 0) {
+  g = graphcache_load(STATE_DIR "/graph", file);
+  if (!g) {
+    g = graph_new();
+    if (recipe_load(file, g, &recipe_default_limits, &err) < 0) {
+      fprintf(stderr, "dbx: error: %s\n", err);
+      goto out;
+    }
+    if (mkdir_p(STATE_DIR) == 0) graphcache_save(g, STATE_DIR "/graph", file);
+  }
+  if (graph_resolve(g, &err) < 0) {
     fprintf(stderr, "dbx: error: %s\n", err);
     goto out;
   }
@@ -401,7 +410,9 @@ int main(int argc, char **argv) {
 out:
   free(err);
   free(roots);
-  graph_free(g);
+#ifdef DBX_FREE_ALL
+  graph_free(g); /* otherwise left to the exit, which is faster */
+#endif
   sv_free(&o.args);
   return code;
 }

@@ -27,12 +27,15 @@ static uint64_t hash_bytes(const char *s, size_t n) {
   return h;
 }
 
-map *map_new(void) {
+map *map_new_sized(size_t n) {
   map *m = xcalloc(1, sizeof *m);
   m->cap = 16;
+  while (m->cap * 3 < n * 4) m->cap *= 2;
   m->slots = xcalloc(m->cap, sizeof *m->slots);
   return m;
 }
+
+map *map_new(void) { return map_new_sized(0); }
 
 void map_free(map *m) {
   if (!m) return;

@@ -9,6 +9,8 @@ typedef struct map map;
 
 /* A new empty map. */
 map *map_new(void);
+/* A new empty map with room for about n keys before it grows. */
+map *map_new_sized(size_t n);
 /* Free the table itself (keys and values are the caller's). */
 void map_free(map *m);
 /* The value stored under key, or NULL. */

@@ -92,6 +92,13 @@ const char *recipe_embedded(const char *name, size_t *len) {
   return NULL;
 }
 
+void recipe_embedded_text(strbuf *sb) {
+  for (size_t i = 0; i < dbx_embedded_count; i++) {
+    sb_adds(sb, dbx_embedded[i].name);
+    sb_addn(sb, dbx_embedded[i].data, dbx_embedded[i].len);
+  }
+}
+
 /* "dbx.x" -> "lua/dbx/x.lua", "dbx.recipes.x" -> "recipes/x.lua"; NULL otherwise. */
 static char *module_file(const char *mod) {
   if (strncmp(mod, "dbx.recipes.", 12) == 0) return xasprintf("recipes/%s.lua", mod + 12);
@@ -199,7 +206,8 @@ static int l_read(lua_State *L) {
   if (rc < 0) {
     lua_pushnil(L);
     lua_pushfstring(L, "%s: %s", n, strerror(-rc));
-    free(n);
+    if (rc == -ENOENT) sv_push_own(&get_state(L)->g->recipe_absent, n);
+    else free(n);
     return 2;
   }
   sv_push_own(&get_state(L)->g->recipe_files, n);
@@ -213,7 +221,7 @@ static int l_glob(lua_State *L) {
   char *n = norm_or_error(L, dir, pat, "glob pattern");
   if (!n) return luaL_error(L, "glob: %s", lua_tostring(L, -1));
   strvec out = {0};
-  glob_expand(n, &out);
+  glob_expand_logged(n, &out, &get_state(L)->g->recipe_dirs);
   free(n);
   size_t skip = *dir ? strlen(dir) + 1 : 0;
   lua_createtable(L, (int)out.n, 0);
@@ -242,6 +250,16 @@ static int l_closest(lua_State *L) {
   return 1;
 }
 
+/* os.getenv for recipes: the value read becomes part of what the evaluation depends on. */
+static int l_getenv(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1), *v = getenv(name);
+  graph *g = get_state(L)->g;
+  sv_push_own(&g->recipe_env, v ? xasprintf("%s=%s", name, v) : xstrdup(name));
+  if (v) lua_pushstring(L, v);
+  else lua_pushnil(L);
+  return 1;
+}
+
 static int l_say(lua_State *L) {
   fprintf(stderr, "%s\n", luaL_checkstring(L, 1));
   return 0;
@@ -252,6 +270,7 @@ static int open_core(lua_State *L) {
       {"glob", l_glob},       {"read", l_read},
       {"norm", l_norm},       {"closest", l_closest},
       {"say", l_say},         {"public_module", l_public_module},
+      {"getenv", l_getenv},
       {"public_modules", l_public_modules},
       {NULL, NULL}};
   luaL_newlib(L, fns);
@@ -344,9 +363,9 @@ static int filter_context(target *t, graph *g, char **err) {
     ignore_parse(&rules, text);
     free(text);
     sv_push_own(&g->recipe_files, di);
-    di = NULL;
+  } else {
+    sv_push_own(&g->recipe_absent, di);
   }
-  free(di);
   size_t plen = strlen(t->context), w = 0;
   int rc = 0;
   for (size_t i = 0; i < t->inputs.n; i++) {
@@ -379,7 +398,7 @@ static int finish_target(target *t, graph *g, char **err) {
                        t->patterns.v[i]);
       return -1;
     }
-    glob_expand(n, &t->inputs);
+    glob_expand_logged(n, &t->inputs, &g->recipe_dirs);
     free(n);
   }
   sv_sort_uniq(&t->inputs);

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "graph.h"
+#include "util.h"
 
 /* Bounds on one evaluation: Lua VM instructions and bytes allocated. */
 typedef struct {
@@ -21,6 +22,9 @@ extern const recipe_limits recipe_default_limits;
  * project root) into g, expand input globs and derive each target's params.
  * 0, or -1 with *err set to the message (caller frees). */
 int recipe_load(const char *file, graph *g, const recipe_limits *lim, char **err);
+
+/* Append every embedded Lua file's name and text to sb (for fingerprints). */
+void recipe_embedded_text(strbuf *sb);
 
 /* Source of an embedded Lua file by relative name ("lua/dbx/recipe.lua"),
  * honouring DBX_LUA_PATH; NULL when there is none. *len receives its size. */

@@ -58,6 +58,18 @@ static void put_entry(statcache *c, const char *path, const file_stat *st,
   free(map_put(c->m, e->path, e));
 }
 
+/* One space, then a decimal number; advances *p. 0, or -1 when there is none. */
+static int num(const char **p, uint64_t *v) {
+  const char *s = *p;
+  if (*s++ != ' ' || *s < '0' || *s > '9') return -1;
+  uint64_t x = 0;
+  while (*s >= '0' && *s <= '9') x = x * 10 + (uint64_t)(*s++ - '0');
+  *v = x;
+  *p = s;
+  return 0;
+}
+
+/* Hand-written rather than sscanf: loading must stay cheap for 100k files. */
 static void parse(statcache *c, char *data) {
   if (strncmp(data, HEADER, strlen(HEADER)) != 0) return;
   char *line = data + strlen(HEADER);
@@ -65,14 +77,14 @@ static void parse(statcache *c, char *data) {
     char *nl = strchr(line, '\n');
     if (!nl) break; /* torn last line */
     *nl = 0;
-    file_stat st;
     unsigned char d[HASH_LEN];
-    int off = 0;
-    if (strlen(line) > 65 && hash_unhex(line, d) == 0 &&
-        sscanf(line + 64, " %" SCNd64 " %" SCNd64 " %" SCNd64 " %" SCNu64 " %n", &st.size,
-               &st.mtime_ns, &st.ctime_ns, &st.ino, &off) == 4 &&
-        off > 0 && line[64 + off])
-      put_entry(c, line + 64 + off, &st, d);
+    uint64_t v[4];
+    const char *p = line + 64;
+    if (nl - line > 65 && hash_unhex(line, d) == 0 && num(&p, &v[0]) == 0 && num(&p, &v[1]) == 0 &&
+        num(&p, &v[2]) == 0 && num(&p, &v[3]) == 0 && *p == ' ' && p[1]) {
+      file_stat st = {(int64_t)v[0], (int64_t)v[1], (int64_t)v[2], v[3]};
+      put_entry(c, p + 1, &st, d);
+    }
     line = nl + 1;
   }
 }
@@ -84,6 +96,8 @@ statcache *statcache_load(const char *path) {
   char *data;
   struct stat sb;
   if (stat(path, &sb) == 0 && read_file(path, &data, NULL) == 0) {
+    map_free(c->m);
+    c->m = map_new_sized((size_t)sb.st_size / 100); /* a line is ~100 bytes and more */
     c->stamp = ts_ns(sb.st_mtim);
     parse(c, data);
     free(data);

@@ -32,7 +32,9 @@ void term_init(progress_mode m, int v) {
   verbose = v;
   const char *nc = getenv("NO_COLOR");
   color = mode == PROGRESS_TTY && !(nc && *nc);
-  setvbuf(stdout, NULL, _IOLBF, 0);
+  /* a pipe gets full buffering, flushed whenever something starts or a
+   * message goes to stderr, so a no-op's thousand "cached" lines cost one write */
+  setvbuf(stdout, NULL, mode == PROGRESS_TTY ? _IOLBF : _IOFBF, 1 << 16);
 }
 
 progress_mode term_mode(void) { return mode; }
@@ -82,6 +84,7 @@ void term_start(const char *target, const char *kind, const char *key) {
   } else if (mode == PROGRESS_PLAIN) {
     printf("start %s\n", target);
   }
+  fflush(stdout);
   draw_status();
 }
 
@@ -103,6 +106,7 @@ void term_finish(const char *target, const char *status, uint64_t ms, const char
     sb_adds(&sb, "}\n");
     fputs(sb.buf, stdout);
     sb_free(&sb);
+    if (strcmp(status, "cached") != 0) fflush(stdout);
     return;
   }
   int quiet = mode == PROGRESS_TTY && strcmp(status, "cached") == 0 && !verbose;
@@ -115,6 +119,7 @@ void term_finish(const char *target, const char *status, uint64_t ms, const char
     if (was_running) printf(" (%.1f s)", (double)ms / 1000.0);
     if (error) printf(": %s", error);
     putchar('\n');
+    if (strcmp(status, "cached") != 0) fflush(stdout);
   }
   draw_status();
 }
@@ -127,6 +132,7 @@ void term_line(const char *target, const char *line) {
   term_clear();
   if (color) printf("\033[2m%s |\033[0m %s\n", target, line);
   else printf("%s | %s\n", target, line);
+  fflush(stdout);
   draw_status();
 }
 
@@ -136,16 +142,19 @@ void term_done(const char *status, size_t built, size_t cached, size_t failed, s
     printf("{\"event\":\"done\",\"status\":\"%s\",\"built\":%zu,\"cached\":%zu,\"failed\":%zu,"
            "\"skipped\":%zu,\"ms\":%llu}\n",
            status, built, cached, failed, skipped, (unsigned long long)ms);
+    fflush(stdout);
     return;
   }
   term_clear();
   printf("%s: %zu built, %zu cached, %zu failed, %zu skipped in %.2f s\n", status, built, cached,
          failed, skipped, (double)ms / 1000.0);
+  fflush(stdout);
   (void)dirty;
 }
 
 void term_msg(const char *fmt, ...) {
   term_clear();
+  fflush(stdout);
   va_list ap;
   va_start(ap, fmt);
   vfprintf(stderr, fmt, ap);

@@ -44,13 +44,18 @@ end
 
 -- Check one field's value against its shape; returns a clean copy.
 local function check_field(what, field, shape, v, level)
-  local function bad(expected)
-    error(("%s: field '%s' must be %s, got %s"):format(what, field, expected, typeof(v)), level + 1)
+  local function bad(expected) -- level + 2: bad, check_field, then the caller's frames
+    error(("%s: field '%s' must be %s, got %s"):format(what, field, expected, typeof(v)), level + 2)
   end
   if shape == "string" then
     if type(v) ~= "string" then bad("a string") end
     return v
   elseif shape == "list" then
+    if type(v) == "string" and field == "run" then
+      error(("%s: field 'run' must be a list of strings (the argv, run without a shell), got a string;"
+        .. " write run = { \"prog\", \"arg\" }, or run = { \"sh\", \"-c\", %q } for a shell")
+        :format(what, v), level + 1)
+    end
     if type(v) == "string" then v = { v } end
     if type(v) ~= "table" then bad("a list of strings") end
     local out, n = {}, 0
@@ -105,6 +110,7 @@ local function check_field(what, field, shape, v, level)
 end
 
 local function check_name(name, kind, level)
+  kind = kind == "cmd" and "target" or kind
   if type(name) ~= "string" then
     error(("%s name must be a string, got %s"):format(kind, typeof(name)), level + 1)
   end
@@ -245,7 +251,18 @@ base_env = {
   rawequal = rawequal, rawget = rawget, rawlen = rawlen, rawset = rawset,
   setmetatable = setmetatable, getmetatable = getmetatable, _VERSION = _VERSION,
   string = copy(string), table = copy(table), math = copy(math), utf8 = copy(utf8),
-  os = { getenv = os.getenv, time = os.time, clock = os.clock, date = os.date },
+  os = setmetatable({ getenv = core.getenv, time = os.time, clock = os.clock, date = os.date }, {
+    __index = function(_, k)
+      error(("os.%s is not available to recipes: a recipe describes work, a target's run = { ... } does it")
+        :format(tostring(k)), 2)
+    end,
+  }),
+  io = setmetatable({}, {
+    __index = function(_, k)
+      error(("io.%s is not available to recipes: read files with read(path), write them from a target's run")
+        :format(tostring(k)), 2)
+    end,
+  }),
 }
 base_env.require = function(name)
   if type(name) ~= "string" or not core.public_module(name) then
