@@ -65,15 +65,18 @@ test-unit: setup $(UNIT)
 	  ( cd $(BUILD)/tests && ./$$(basename $$t) ) || fail=1; \
 	done; exit $$fail
 
+# The end-to-end tests need the container engine: scripts/with-engine.sh starts
+# the private one when none answers (and stops it after), and builds the
+# stand-in base images. Nothing is pulled (DBX_PULL=never).
 test-e2e: setup dbx
-	DBX=$(CURDIR)/dbx python3 -m pytest -q tests/e2e
+	DBX=$(CURDIR)/dbx DBX_PULL=never scripts/with-engine.sh python3 -m pytest -q -p no:cacheprovider tests/e2e
 
 test: test-unit test-e2e
 
+# Builds the LabLink example's prod image, starts it, asks it for /health and
+# removes it; the engine is left running for more (scripts/engine.sh stop).
 demo: setup dbx
-	./dbx -C examples/commands build
-	./dbx -C examples/commands build
-	./dbx -C examples/commands explain report
+	DBX_KEEP_ENGINE=1 DBX_PULL=never scripts/with-engine.sh scripts/demo.sh
 
 bench: dbx
 	bench/noop

@@ -50,9 +50,9 @@ void graph_free(graph *g) {
 }
 
 target *graph_add(graph *g, const char *name, target_kind kind, target **clash) {
-  target *old = map_get(g->byname, name);
-  if (old) {
-    if (clash) *clash = old;
+  size_t at = (size_t)map_get(g->byname, name); /* index + 1 */
+  if (at) {
+    if (clash) *clash = g->t[at - 1];
     return NULL;
   }
   target *t = xcalloc(1, sizeof *t);

@@ -81,7 +81,6 @@ int image_find_cli(image_cli *cli, char **err) {
     else free(p);
   }
   free(copy);
-  sv_push(&cands, "/usr/bin/docker");
   strbuf tried = {0};
   int rc = -1;
   for (size_t i = 0; i < cands.n && rc < 0; i++) {
@@ -97,6 +96,7 @@ int image_find_cli(image_cli *cli, char **err) {
       rc = 0;
     }
   }
+  if (rc < 0 && !tried.len) sb_adds(&tried, "\n  no `docker` on PATH");
   if (rc < 0)
     *err = xasprintf("no docker client here can build with BuildKit:%s\n"
                      "  install one (Debian: apt-get install docker.io; or the buildx plugin), or set DBX_DOCKER",

@@ -17,8 +17,8 @@ typedef struct {
 } image_cli;
 
 /* Find a docker client that builds with BuildKit: $DBX_DOCKER, then each
- * `docker` on PATH, then /usr/bin/docker. 0, or -1 with *err saying what was
- * tried (caller frees). */
+ * `docker` on PATH in order. 0, or -1 with *err saying what was tried and why
+ * each was passed over (caller frees). */
 int image_find_cli(image_cli *cli, char **err);
 /* Free what cli holds. */
 void image_cli_free(image_cli *cli);

@@ -106,6 +106,8 @@ static const char *obj_str(const cJSON *obj, const char *name) {
 /* Shorten a value for a one-line reason. */
 static char *brief(const char *v) {
   size_t n = strlen(v);
+  const char *size = strncmp(v, "sha256:", 7) == 0 ? strstr(v, " (") : NULL;
+  if (size) return xstrdup(size + 1); /* a long value recorded by digest: "(N bytes)" */
   if (n <= 60 && !strchr(v, '\n')) return xasprintf("'%s'", v);
   return xasprintf("(%zu bytes)", n);
 }

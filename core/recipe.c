@@ -30,6 +30,7 @@ struct state {
   recipe_limits lim;
   size_t bytes;
   unsigned long long steps;
+  int exceeded; /* the step limit was hit: every pcall re-raises from now on */
   strvec override_bufs; /* DBX_LUA_PATH files read, kept alive */
 };
 
@@ -58,6 +59,7 @@ static void step_hook(lua_State *L, lua_Debug *ar) {
   struct state *st = get_state(L);
   st->steps += HOOK_EVERY;
   if (st->steps <= st->lim.max_steps) return;
+  st->exceeded = 1;
   lua_Debug here;
   /* name the recipe line that was running, not the code that called it */
   if (lua_getstack(L, 0, &here) && lua_getinfo(L, "Sl", &here) && here.currentline > 0)
@@ -260,6 +262,12 @@ static int l_getenv(lua_State *L) {
   return 1;
 }
 
+/* Whether the step limit was hit (the sandbox's pcall re-raises then). */
+static int l_exceeded(lua_State *L) {
+  lua_pushboolean(L, get_state(L)->exceeded);
+  return 1;
+}
+
 static int l_say(lua_State *L) {
   fprintf(stderr, "%s\n", luaL_checkstring(L, 1));
   return 0;
@@ -270,7 +278,7 @@ static int open_core(lua_State *L) {
       {"glob", l_glob},       {"read", l_read},
       {"norm", l_norm},       {"closest", l_closest},
       {"say", l_say},         {"public_module", l_public_module},
-      {"getenv", l_getenv},
+      {"getenv", l_getenv},   {"exceeded", l_exceeded},
       {"public_modules", l_public_modules},
       {NULL, NULL}};
   luaL_newlib(L, fns);

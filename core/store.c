@@ -58,7 +58,9 @@ static void forget(store *s, const char *target) {
   store_entry *old = map_get(s->bytarget, target);
   if (!old) return;
   map_put(s->bytarget, old->target, NULL);
-  if (map_get(s->bykey, old->key) == old) map_put(s->bykey, old->key, NULL);
+  for (size_t i = 0; i < s->n; i++) /* older keys of the target too */
+    if (strcmp(s->e[i]->target, target) == 0 && map_get(s->bykey, s->e[i]->key) == s->e[i])
+      map_put(s->bykey, s->e[i]->key, NULL);
 }
 
 /* Split one line into its fields in place; 0 when it is a valid record. */

@@ -245,9 +245,18 @@ local function copy(t)
   return c
 end
 
+-- pcall and xpcall that cannot swallow the step limit: once it is hit, every
+-- protected call re-raises, so an endless loop inside pcall still stops.
+local function rethrow_if_stopped(ok, ...)
+  if not ok and core.exceeded() then error((...), 0) end
+  return ok, ...
+end
+local function safe_pcall(f, ...) return rethrow_if_stopped(pcall(f, ...)) end
+local function safe_xpcall(f, h, ...) return rethrow_if_stopped(xpcall(f, h, ...)) end
+
 base_env = {
-  assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, pcall = pcall,
-  select = select, tonumber = tonumber, tostring = tostring, type = type, xpcall = xpcall,
+  assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, pcall = safe_pcall,
+  select = select, tonumber = tonumber, tostring = tostring, type = type, xpcall = safe_xpcall,
   rawequal = rawequal, rawget = rawget, rawlen = rawlen, rawset = rawset,
   setmetatable = setmetatable, getmetatable = getmetatable, _VERSION = _VERSION,
   string = copy(string), table = copy(table), math = copy(math), utf8 = copy(utf8),

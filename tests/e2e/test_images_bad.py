@@ -1,0 +1,179 @@
+"""Image targets and python.service fed bad input, on the real engine: each
+gives a clear message and the right exit code, and records nothing it should not."""
+
+import shutil
+
+import pytest
+
+from dbxtest import REPO
+
+from test_lablink import engine  # noqa: F401  (the module fixture)
+
+ALLOCATOR = REPO / "examples/lablink/allocator"
+
+
+@pytest.fixture
+def proj(project, engine):  # noqa: F811
+    """An empty project whose dbx runs talk to the test engine."""
+    base_env = project.env
+
+    def env(extra=None):
+        e = base_env(None)
+        e.update(engine.env)
+        e["DBX_PULL"] = "never"
+        e.update(extra or {})
+        return e
+
+    project.env = env
+    return project
+
+
+def service(proj, fields="", files=("pyproject.toml", "uv.lock", "README.md", "src")):
+    for f in files:
+        src = ALLOCATOR / f
+        if src.is_dir():
+            shutil.copytree(src, proj.path("app") / f)
+        else:
+            proj.path("app").mkdir(exist_ok=True)
+            shutil.copy(src, proj.path("app") / f)
+    proj.recipe(f'''\
+        local python = require "dbx.python"
+        python.service "svc" {{
+          dir = "app", port = 5000, cmd = {{ "lablink-allocator" }},
+          {fields}
+        }}
+        ''')
+
+
+def test_unknown_manager(proj):
+    service(proj, 'manager = "conda",')
+    r = proj.run("build", "prod")
+    assert r.code == 2, r
+    assert "build.lua:2: python.service 'svc': unknown manager 'conda' (this dbx knows: uv)" in r.err, r
+
+
+def test_missing_lock_file(proj):
+    service(proj, 'manager = "uv",', files=("pyproject.toml", "README.md", "src"))
+    r = proj.run("build", "prod")
+    assert r.code == 2, r
+    assert "python.service 'svc': manager 'uv' needs uv.lock in app" in r.err, r
+
+
+def test_no_lock_file_to_detect(proj):
+    service(proj, files=("pyproject.toml", "README.md", "src"))
+    r = proj.run("build", "prod")
+    assert r.code == 2, r
+    assert "no lock file in app (looked for uv.lock, pdm.lock, poetry.lock, requirements.txt)" in r.err, r
+
+
+def test_stale_lock_fails_the_check_and_says_to_run_uv_lock(proj):
+    service(proj)
+    text = proj.read("app/pyproject.toml").replace('"flask>=3.0,<4",', '"flask>=3.0,<4",\n    "itsdangerous>=2",')
+    proj.write("app/pyproject.toml", text, dedent=False)
+    r = proj.build("prod")
+    assert r.code == 1, r
+    assert r.status["svc/lock"] == "failed", r
+    assert r.status["svc/prod/deps"] == "skipped", r
+    log = proj.read(".dbx/logs/svc%2Flock.log")
+    assert "run `uv lock`" in log, log
+
+
+def test_missing_base_image_that_cannot_be_pulled(proj):
+    service(proj, 'base = "python:3.99-slim",')
+    r = proj.build("svc/base")
+    assert r.code == 1, r
+    assert "base image 'python:3.99-slim' is not in the engine" in r.error_of("svc/base"), r
+
+
+def test_failing_run_shows_the_command_and_records_nothing(proj):
+    proj.recipe('''\
+        image "bad" {
+          dockerfile = "FROM python:3.11-slim\\nRUN echo about to fail && false\\n",
+        }
+        ''')
+    r = proj.run("build")
+    assert r.code == 1, r
+    assert "echo about to fail && false" in r.out, r
+    assert "docker build failed" in r.out, r
+    store = proj.read(".dbx/store")
+    assert "\tbad\t" not in store, store
+    r2 = proj.build()
+    assert r2.status == {"bad": "failed"}, r2  # nothing recorded: it runs again
+
+
+def test_engine_unreachable(proj):
+    proj.recipe('image "x" { dockerfile = "FROM python:3.11-slim\\n" }\n')
+    sock = proj.side / "no-engine.sock"
+    r = proj.run("build", env={"DOCKER_HOST": f"unix://{sock}"})
+    assert r.code == 2, r
+    assert f"cannot reach the container engine at unix://{sock}" in r.err, r
+    assert "scripts/engine.sh start" in r.err, r
+
+
+def test_docker_client_without_buildkit(proj):
+    fake = proj.side / "bin"
+    fake.mkdir()
+    (fake / "docker").write_text('#!/bin/sh\n[ "$1" = buildx ] && exit 1\necho "Docker version 28.2.2, build x"\n')
+    (fake / "docker").chmod(0o755)
+    proj.recipe('image "x" { dockerfile = "FROM python:3.11-slim\\nRUN true\\n" }\n')
+    r = proj.build(env={"PATH": str(fake), "DBX_DOCKER": ""})
+    assert r.code == 1, r
+    err = r.error_of("x")
+    assert "no docker client here can build with BuildKit" in err, err
+    assert f"{fake}/docker: version 28 has no buildx plugin" in err, err
+
+
+def test_image_input_outside_its_context(proj):
+    proj.write("other/file.txt", "x\n")
+    proj.recipe(f'''\
+        image "x" {{ context = "app", inputs = {{ "other/file.txt" }},
+                    dockerfile = "FROM python:3.11-slim\\n" }}
+        ''')
+    proj.path("app").mkdir()
+    r = proj.run("build")
+    assert r.code == 2, r
+    assert "input 'other/file.txt' is outside its context folder 'app'" in r.err, r
+
+
+def test_context_leaves_out_secrets_and_dockerignored_files(proj, engine):  # noqa: F811
+    proj.write("app/main.py", "print('hi')\n")
+    proj.write("app/.env", "TOKEN=secret\n")
+    proj.write("app/id_rsa", "-----BEGIN KEY-----\n")
+    proj.write("app/notes.tmp", "scratch\n")
+    proj.write("app/.dockerignore", "*.tmp\n")
+    proj.recipe(f'''\
+        image "x" {{ context = "app", inputs = {{ "app/**" }}, tags = {{ "dbx-test/context:latest" }},
+                    dockerfile = "FROM python:3.11-slim\\nCOPY . /ctx\\n" }}
+        ''')
+    r = proj.build()
+    assert r.code == 0, r
+    try:
+        out = engine.docker("run", "--rm", "--pull", "never", "--network", "host",
+                            "dbx-test/context:latest", "ls", "-A", "/ctx").stdout.split()
+        assert sorted(out) == [".dockerignore", "main.py"], out
+    finally:
+        engine.docker("rmi", "-f", "dbx-test/context:latest", check=False)
+
+
+def test_dep_placeholder_must_name_an_image_dependency(proj):
+    proj.recipe('image "x" { dockerfile = "FROM {{dep:nothing}}\\n" }\n')
+    r = proj.build()
+    assert r.code == 1, r
+    assert "names {{dep:nothing}}, which is not one of its image dependencies" in r.error_of("x"), r
+
+
+@pytest.mark.parametrize("fields, words", [
+    ('user = "root",', "user must be a non-root user name"),
+    ('apt = { "curl; rm -rf /" },', "apt package: 'curl; rm -rf /' is not a valid name"),
+    ('health = "/health",', None),
+    ('helth = "/health",', "unknown field 'helth' — did you mean 'health'?"),
+    ('port = "80",', "field 'port' must be a number, got string"),
+])
+def test_service_field_checks(proj, fields, words):
+    service(proj, fields)
+    r = proj.run("targets")
+    if words is None:
+        assert r.code == 0, r
+    else:
+        assert r.code == 2, r
+        assert words in r.err, r
