@@ -68,8 +68,8 @@ test-unit: setup $(UNIT)
 # The end-to-end tests need the container engine: scripts/with-engine.sh starts
 # the private one when none answers (and stops it after), and builds the
 # stand-in base images. Nothing is pulled (DBX_PULL=never).
-test-e2e: setup dbx
-	DBX=$(CURDIR)/dbx DBX_PULL=never scripts/with-engine.sh python3 -m pytest -q -p no:cacheprovider tests/e2e
+test-e2e: setup $(BUILD)/dbx
+	DBX=$(CURDIR)/$(BUILD)/dbx DBX_PULL=never scripts/with-engine.sh python3 -m pytest -q -p no:cacheprovider tests/e2e
 
 test: test-unit test-e2e
 

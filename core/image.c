@@ -163,7 +163,8 @@ void image_external_refs(const char *df, strvec *out) {
       free(ref);
       free(as);
     } else if (w && (strcasecmp(w, "COPY") == 0 || strcasecmp(w, "RUN") == 0)) {
-      for (char *a = word(&s); a && strncmp(a, "--", 2) == 0; a = word(&s)) {
+      char *a;
+      while ((a = word(&s)) && strncmp(a, "--", 2) == 0) {
         const char *ref = strncmp(a, "--from=", 7) == 0 ? a + 7 : NULL;
         const char *from = a[2] == 'm' ? strstr(a, ",from=") : NULL; /* --mount=...,from=x */
         if (from) {
@@ -176,6 +177,7 @@ void image_external_refs(const char *df, strvec *out) {
         if (!internal) sv_push(out, ref);
         free(a);
       }
+      free(a); /* the first word after the flags, or NULL */
     }
     free(w);
     const char *nl = strchr(line, '\n');
