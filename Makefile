@@ -5,7 +5,7 @@
 PREFIX  ?= /usr/local
 CC      ?= cc
 VERSION := 0.1.0
-PKGS    := lua5.4 libuv libcurl libcrypto libcjson libarchive
+PKGS    := lua5.4 libuv libcurl libcrypto libcjson
 SAN     ?= 0
 
 BUILD   := build$(if $(filter 1,$(SAN)),-san,)

@@ -247,6 +247,12 @@ static void on_plan_hashed(void *ud, hash_item *items, size_t n) {
 /* The images a Dockerfile takes from outside (FROM python:3.11-slim) are part
  * of what goes into it: their ids become params, so a changed base image
  * rebuilds. Set once per target and run. */
+/* Append the external images t's Dockerfile names. */
+static void dockerfile_refs(const target *t, strvec *refs) {
+  for (size_t i = 0; i < t->nparams; i++)
+    if (strcmp(t->params[i].name, "dockerfile") == 0) image_external_refs(t->params[i].value, refs);
+}
+
 static void key_base_images(struct build *b, target *t) {
   const char *df = NULL;
   for (size_t i = 0; i < t->nparams; i++) {
@@ -295,7 +301,14 @@ static int plan(struct build *b, const size_t *roots, size_t nroots) {
   for (size_t i = 0; i < n; i++) images |= b->jobs[i].t->kind == KIND_IMAGE;
   if (images) {
     char *err = NULL;
-    if (engine_open(b->loop, NULL, &b->eng, &err) < 0 || image_index_load(b->eng, &b->ix, &err) < 0) {
+    strvec refs = {0};
+    for (size_t i = 0; i < n; i++)
+      if (b->jobs[i].t->kind == KIND_IMAGE) dockerfile_refs(b->jobs[i].t, &refs);
+    sv_sort_uniq(&refs);
+    int rc = engine_open(b->loop, NULL, &b->eng, &err);
+    if (rc == 0 && image_index_load(b->eng, b->project, &refs, &b->ix, &err) != 200) rc = -1;
+    sv_free(&refs);
+    if (rc < 0) {
       plan_fail(b, err);
       sv_free(&paths);
       return -1;

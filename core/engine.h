@@ -29,6 +29,8 @@ int engine_request(engine *e, const char *method, const char *path, const char *
  * answer (caller frees). Returns the HTTP status or a negative number. */
 long engine_call(engine *e, const char *method, const char *path, const char *json_body,
                  char **body);
+/* Run the loop until *pending (which callbacks decrement) reaches zero. */
+void engine_wait(engine *e, size_t *pending);
 /* "cannot reach the engine at ADDRESS: WHY" with what to do about it (caller frees). */
 char *engine_unreachable_msg(const engine *e, const char *why);
 /* Cancel what is pending (callbacks are not called) and free the client. */

@@ -335,47 +335,117 @@ void image_build_argv(const image_cli *cli, const target *t, const char *dir, co
 
 /* ---- the engine's images ---- */
 
-long image_index_load(engine *e, image_index *ix, char **err) {
+struct index_load {
+  image_index *ix;
+  engine *e;
+  size_t pending;
+  long status;
+  char *err;
+};
+
+char *image_url_escape(const char *s) {
+  strbuf sb = {0};
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+        strchr("-._~", *p))
+      sb_addc(&sb, (char)*p);
+    else sb_addf(&sb, "%%%02X", *p);
+  }
+  return sb_take(&sb);
+}
+
+static void keep(image_index *ix, char *s) { sv_push_own(&ix->owned, s); }
+
+/* Record one image of a listing or an inspection (their fields differ in case). */
+static void add_image(image_index *ix, const cJSON *img, const char *asked) {
+  const cJSON *id = cJSON_GetObjectItemCaseSensitive(img, "Id");
+  if (!cJSON_IsString(id)) return;
+  char *idcopy = xstrdup(id->valuestring);
+  keep(ix, idcopy);
+  const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(img, "Config");
+  const cJSON *labels = cJSON_GetObjectItemCaseSensitive(cfg ? cfg : img, "Labels");
+  const cJSON *key = cJSON_GetObjectItemCaseSensitive(labels, "dbx.key");
+  if (cJSON_IsString(key)) {
+    char *k = xstrdup(key->valuestring);
+    keep(ix, k);
+    map_put(ix->by_key, k, idcopy);
+  }
+  const cJSON *tags = cJSON_GetObjectItemCaseSensitive(img, "RepoTags"), *tag;
+  cJSON_ArrayForEach(tag, tags) {
+    if (!cJSON_IsString(tag)) continue;
+    char *tg = xstrdup(tag->valuestring);
+    keep(ix, tg);
+    map_put(ix->by_tag, tg, idcopy);
+  }
+  if (asked) { /* inspected by the name a Dockerfile uses */
+    char *a = xstrdup(asked);
+    keep(ix, a);
+    map_put(ix->by_tag, a, idcopy);
+  }
+}
+
+struct index_req {
+  struct index_load *ld;
+  char *asked; /* the ref inspected, or NULL for the listing */
+};
+
+static void on_index(void *ud, long status, const char *body, size_t len) {
+  (void)len;
+  struct index_req *rq = ud;
+  struct index_load *ld = rq->ld;
+  ld->pending--;
+  if (status < 0) {
+    if (!ld->err) ld->err = engine_unreachable_msg(ld->e, body);
+    ld->status = status;
+  } else if (status == 200) {
+    cJSON *j = cJSON_Parse(body);
+    if (rq->asked && cJSON_IsObject(j)) {
+      add_image(ld->ix, j, rq->asked);
+    } else if (!rq->asked && cJSON_IsArray(j)) {
+      const cJSON *img;
+      cJSON_ArrayForEach(img, j) add_image(ld->ix, img, NULL);
+    } else if (!ld->err) {
+      ld->err = xasprintf("the engine at %s answered with JSON dbx cannot read: %.200s", engine_address(ld->e), body);
+      ld->status = -1;
+    }
+    cJSON_Delete(j);
+  } else if (!(rq->asked && status == 404) && !ld->err) { /* a missing base image is no error here */
+    ld->err = xasprintf("the engine at %s answered %ld: %.200s", engine_address(ld->e), status, body);
+    ld->status = status;
+  }
+  free(rq->asked);
+  free(rq);
+}
+
+long image_index_load(engine *e, const char *project, const strvec *refs, image_index *ix, char **err) {
   ix->by_key = map_new();
   ix->by_tag = map_new();
-  char *body = NULL;
-  long st = engine_call(e, "GET", "/images/json", NULL, &body);
-  if (st < 0) {
-    *err = engine_unreachable_msg(e, body);
-    free(body);
-    return st;
-  }
-  cJSON *list = st == 200 ? cJSON_Parse(body) : NULL;
-  if (!cJSON_IsArray(list)) {
-    *err = xasprintf("the engine at %s answered GET /images/json with %ld: %.200s", engine_address(e), st, body);
-    cJSON_Delete(list);
-    free(body);
-    return st == 200 ? -1 : st;
-  }
-  const cJSON *img;
-  cJSON_ArrayForEach(img, list) {
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(img, "Id");
-    if (!cJSON_IsString(id)) continue;
-    char *idcopy = xstrdup(id->valuestring);
-    sv_push_own(&ix->owned, idcopy);
-    const cJSON *labels = cJSON_GetObjectItemCaseSensitive(img, "Labels");
-    const cJSON *key = cJSON_GetObjectItemCaseSensitive(labels, "dbx.key");
-    if (cJSON_IsString(key)) {
-      char *k = xstrdup(key->valuestring);
-      sv_push_own(&ix->owned, k);
-      map_put(ix->by_key, k, idcopy);
+  struct index_load ld = {ix, e, 0, 200, NULL};
+  char *filter = xasprintf("{\"label\":[\"dbx.project=%s\"]}", project);
+  char *esc = image_url_escape(filter);
+  char *path = xasprintf("/images/json?filters=%s", esc);
+  free(filter);
+  free(esc);
+  struct index_req *rq = xcalloc(1, sizeof *rq);
+  rq->ld = &ld;
+  if (engine_request(e, "GET", path, NULL, on_index, rq) == 0) ld.pending++;
+  else free(rq);
+  free(path);
+  for (size_t i = 0; refs && i < refs->n; i++) {
+    rq = xcalloc(1, sizeof *rq);
+    rq->ld = &ld;
+    rq->asked = xstrdup(refs->v[i]);
+    path = xasprintf("/images/%s/json", refs->v[i]);
+    if (engine_request(e, "GET", path, NULL, on_index, rq) == 0) ld.pending++;
+    else {
+      free(rq->asked);
+      free(rq);
     }
-    const cJSON *tags = cJSON_GetObjectItemCaseSensitive(img, "RepoTags"), *tag;
-    cJSON_ArrayForEach(tag, tags) {
-      if (!cJSON_IsString(tag)) continue;
-      char *tg = xstrdup(tag->valuestring);
-      sv_push_own(&ix->owned, tg);
-      map_put(ix->by_tag, tg, idcopy);
-    }
+    free(path);
   }
-  cJSON_Delete(list);
-  free(body);
-  return st;
+  engine_wait(e, &ld.pending);
+  if (ld.err) *err = ld.err;
+  return ld.err ? (ld.status == 200 ? -1 : ld.status) : 200;
 }
 
 const char *image_index_lookup(const image_index *ix, const char *ref) {

@@ -27,6 +27,8 @@ void image_cli_free(image_cli *cli);
 char *image_tag(const char *project, const char *target, const char *key);
 /* A name usable in a repository path: lower case, [a-z0-9._-] (caller frees). */
 char *image_repo_part(const char *s);
+/* s with every byte but [A-Za-z0-9-._~] percent-encoded, for URLs (caller frees). */
+char *image_url_escape(const char *s);
 /* Append to out the images a Dockerfile takes from outside: FROM and
  * COPY --from references that are neither earlier stages nor {{dep:...}}. */
 void image_external_refs(const char *dockerfile, strvec *out);
@@ -52,9 +54,12 @@ typedef struct {
   strvec owned; /* the strings both maps point to */
 } image_index;
 
-/* Fill ix from the engine. The HTTP status (200), or a negative number when
- * the engine did not answer, with *err set (caller frees). */
-long image_index_load(engine *e, image_index *ix, char **err);
+/* Fill ix from the engine with requests sent together and answered in
+ * parallel: one listing of the images labelled dbx.project=project, and one
+ * inspection per name in refs (the base images Dockerfiles take from outside).
+ * 200, or the failing HTTP status or a negative number when the engine did not
+ * answer, with *err set (caller frees). */
+long image_index_load(engine *e, const char *project, const strvec *refs, image_index *ix, char **err);
 /* The id of the image ref names ("name" meaning "name:latest"), or NULL when
  * the engine lacks it. A ref by digest ("name@sha256:...") is taken as it is. */
 const char *image_index_lookup(const image_index *ix, const char *ref);

@@ -119,17 +119,6 @@ static void on_pulled(void *ud, long status, const char *body, size_t len) {
   pull_next(ib);
 }
 
-static char *url_escape(const char *s) {
-  strbuf sb = {0};
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-        strchr("-._~", *p))
-      sb_addc(&sb, (char)*p);
-    else sb_addf(&sb, "%%%02X", *p);
-  }
-  return sb_take(&sb);
-}
-
 static void pull_next(imagebuild *ib) {
   if (ib->killed) {
     finish(ib, NULL, "interrupted");
@@ -140,7 +129,7 @@ static void pull_next(imagebuild *ib) {
     return;
   }
   const char *ref = ib->pulls.v[ib->next_pull++];
-  char *esc = url_escape(ref);
+  char *esc = image_url_escape(ref);
   char *path = xasprintf("/images/create?fromImage=%s", esc);
   free(esc);
   if (ib->o.on_output) {
