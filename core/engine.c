@@ -4,6 +4,7 @@
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "util.h"
 
@@ -244,6 +245,9 @@ void engine_wait(engine *e, size_t *pending) {
 }
 
 char *engine_unreachable_msg(const engine *e, const char *why) {
+  struct stat st;
+  if (e->socket && stat(e->socket, &st) < 0) why = "there is no such socket";
+  else if (e->socket && strstr(why, "Couldn't connect")) why = "nothing answers on that socket";
   return xasprintf("cannot reach the container engine at %s: %s\n"
                    "  start one (scripts/engine.sh start starts a private dockerd and prints its DOCKER_HOST),\n"
                    "  or point DOCKER_HOST at a running engine",

@@ -177,3 +177,102 @@ def test_service_field_checks(proj, fields, words):
     else:
         assert r.code == 2, r
         assert words in r.err, r
+
+
+class SocketProxy:
+    """Forwards a unix socket to the engine's, until stopped: an engine that
+    goes away in the middle of a build, without stopping the real one."""
+
+    def __init__(self, path, target):
+        import socket
+        import threading
+        self.path, self.target = str(path), target
+        self.srv = socket.socket(socket.AF_UNIX)
+        self.srv.bind(self.path)
+        self.srv.listen(64)
+        self.conns = []
+        self.stopped = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import socket
+        import threading
+        while not self.stopped:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                return
+            u = socket.socket(socket.AF_UNIX)
+            u.connect(self.target)
+            self.conns += [c, u]
+            for a, b in ((c, u), (u, c)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(a, b):
+        try:
+            while True:
+                data = a.recv(65536)
+                if not data:
+                    break
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (a, b):
+                try:
+                    s.shutdown(2)
+                except OSError:
+                    pass
+
+    def stop(self):
+        import os
+        self.stopped = True
+        self.srv.close()
+        for s in self.conns:
+            try:
+                s.shutdown(2)
+                s.close()
+            except OSError:
+                pass
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+
+
+def test_engine_gone_mid_build_fails_cleanly_and_the_next_build_recovers(proj, engine):  # noqa: F811
+    host = engine.env["DOCKER_HOST"]
+    if not host.startswith("unix://"):
+        pytest.skip("needs a unix-socket engine")
+    proj.recipe('''\
+        image "first" { dockerfile = "FROM python:3.11-slim\\nRUN echo first > /first\\n" }
+        image "slow" {
+          deps = { "first" },
+          dockerfile = "FROM {{dep:first}}\\nRUN echo started && sleep 6 && echo done > /slow\\n",
+        }
+        target "host-side" { run = { "sh", "-c", "sleep 1; echo fine > side.txt" }, outputs = { "side.txt" } }
+        ''')
+    sock = proj.side / "engine.sock"
+    proxy = SocketProxy(sock, host[len("unix://"):])
+    env = {"DOCKER_HOST": f"unix://{sock}"}
+    run = proj.spawn("-k", env=env)
+    try:
+        run.wait_event(lambda e: e["event"] == "start" and e["target"] == "slow", timeout=120)
+        import time
+        time.sleep(1.5)  # the docker build of "slow" is under way
+        proxy.stop()
+        r = run.finish(timeout=120)
+    finally:
+        run.kill()
+        proxy.stop()
+    assert r.code == 1, r
+    assert r.done["status"] == "failed", r
+    assert "docker build failed" in r.error_of("slow"), r
+    assert r.status["first"] == "built", r
+    assert r.status["slow"] == "failed", r
+    assert r.status["host-side"] == "built", r  # -k: independent host-side work finishes
+    assert "\tslow\t" not in proj.read(".dbx/store")
+    # the engine is back (directly this time): what finished is reused, the rest builds
+    r2 = proj.build()
+    assert r2.done["status"] == "ok", r2
+    assert r2.status["first"] == "cached" and r2.status["host-side"] == "cached", r2
+    assert r2.status["slow"] == "built", r2
