@@ -243,14 +243,16 @@ def test_engine_gone_mid_build_fails_cleanly_and_the_next_build_recovers(proj, e
     host = engine.env["DOCKER_HOST"]
     if not host.startswith("unix://"):
         pytest.skip("needs a unix-socket engine")
+    import uuid
+    nonce = uuid.uuid4().hex  # BuildKit must not have these steps cached from an earlier run
     proj.recipe('''\
-        image "first" { dockerfile = "FROM python:3.11-slim\\nRUN echo first > /first\\n" }
+        image "first" { dockerfile = "FROM python:3.11-slim\\nRUN echo NONCE > /first\\n" }
         image "slow" {
           deps = { "first" },
-          dockerfile = "FROM {{dep:first}}\\nRUN echo started && sleep 6 && echo done > /slow\\n",
+          dockerfile = "FROM {{dep:first}}\\nRUN echo started NONCE && sleep 6 && echo done > /slow\\n",
         }
         target "host-side" { run = { "sh", "-c", "sleep 1; echo fine > side.txt" }, outputs = { "side.txt" } }
-        ''')
+        '''.replace("NONCE", nonce))
     sock = proj.side / "engine.sock"
     proxy = SocketProxy(sock, host[len("unix://"):])
     env = {"DOCKER_HOST": f"unix://{sock}"}
