@@ -142,17 +142,6 @@ static void pull_next(imagebuild *ib) {
   free(path);
 }
 
-static char *enc_name(const char *name) {
-  strbuf sb = {0};
-  for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-    if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-        *p == '.' || *p == '-' || *p == '_')
-      sb_addc(&sb, (char)*p);
-    else sb_addf(&sb, "%%%02X", *p);
-  }
-  return sb_take(&sb);
-}
-
 int imagebuild_start(const imagebuild_opts *o, const target *t, const char *key,
                      const char *const *dep_tags, imagebuild **out, char **err) {
   char *df = image_dockerfile(t, dep_tags, err);
@@ -165,7 +154,7 @@ int imagebuild_start(const imagebuild_opts *o, const target *t, const char *key,
   ib->key = xstrdup(key);
   ib->dockerfile = df;
   ib->tag = image_tag(o->project, t->name, key);
-  char *enc = enc_name(t->name);
+  char *enc = file_name_for(t->name);
   char *ctx = path_join(o->state_dir, "ctx");
   mkdir_p(ctx);
   ib->dir = xasprintf("%s/%s", ctx, enc);

@@ -394,33 +394,30 @@ static int filter_context(target *t, graph *g, char **err) {
   return rc;
 }
 
+/* p (relative to t's recipe folder) as a project-relative path, or NULL with
+ * *err set when it leaves the project. */
+static char *project_path(const target *t, const char *what, const char *p, char **err) {
+  char *j = path_join(t->dir, p), *n = path_norm_rel(j);
+  free(j);
+  if (n && *n) return n;
+  free(n);
+  *err = xasprintf("%s: target '%s': %s '%s' is outside the project", t->where, t->name, what, p);
+  return NULL;
+}
+
 /* Expand inputs and outputs to project-relative paths and derive params. */
 static int finish_target(target *t, graph *g, char **err) {
   for (size_t i = 0; i < t->patterns.n; i++) {
-    char *j = path_join(t->dir, t->patterns.v[i]);
-    char *n = path_norm_rel(j);
-    free(j);
-    if (!n || !*n) {
-      free(n);
-      *err = xasprintf("%s: target '%s': input '%s' is outside the project", t->where, t->name,
-                       t->patterns.v[i]);
-      return -1;
-    }
+    char *n = project_path(t, "input", t->patterns.v[i], err);
+    if (!n) return -1;
     glob_expand_logged(n, &t->inputs, &g->recipe_dirs);
     free(n);
   }
   sv_sort_uniq(&t->inputs);
   if (t->kind == KIND_IMAGE && filter_context(t, g, err) < 0) return -1;
   for (size_t i = 0; i < t->outputs.n; i++) {
-    char *j = path_join(t->dir, t->outputs.v[i]);
-    char *n = path_norm_rel(j);
-    free(j);
-    if (!n || !*n) {
-      free(n);
-      *err = xasprintf("%s: target '%s': output '%s' is outside the project", t->where, t->name,
-                       t->outputs.v[i]);
-      return -1;
-    }
+    char *n = project_path(t, "output", t->outputs.v[i], err);
+    if (!n) return -1;
     free(t->outputs.v[i]);
     t->outputs.v[i] = n;
   }

@@ -195,6 +195,17 @@ char *path_norm_rel(const char *p) {
   return sb_take(&sb);
 }
 
+char *file_name_for(const char *name) {
+  strbuf sb = {0};
+  for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+    if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+        *p == '.' || *p == '-' || *p == '_')
+      sb_addc(&sb, (char)*p);
+    else sb_addf(&sb, "%%%02X", *p);
+  }
+  return sb_take(&sb);
+}
+
 int mkdir_p(const char *dir) {
   char *d = xstrdup(dir);
   int rc = 0;

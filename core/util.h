@@ -61,6 +61,9 @@ char *path_join(const char *a, const char *b);
 /* Normalise a relative path: drop "." parts and empty parts, fold "x/..";
  * returns NULL when the path is absolute or climbs above its start (caller frees). */
 char *path_norm_rel(const char *p);
+/* A file name standing for name: letters, digits, '.', '-', '_' kept, every
+ * other byte written %XX, so distinct names give distinct files (caller frees). */
+char *file_name_for(const char *name);
 /* Create dir and its parents; 0 or a negative errno. */
 int mkdir_p(const char *dir);
 /* Remove path and everything below it (no error when it is missing); 0 or a negative errno. */

@@ -33,32 +33,8 @@ local groups_declared = false
 
 local function fail(msg, level) error(msg, level + 1) end
 
-local function keys_of(t)
-  local out = {}
-  for k in pairs(t) do out[#out + 1] = k end
-  table.sort(out)
-  return out
-end
-
-local function closest(name, cands)
-  local best, bestd
-  for _, c in ipairs(cands) do
-    -- a small edit distance, enough for typos
-    local a, b = name, c
-    local prev = {}
-    for j = 0, #b do prev[j] = j end
-    for i = 1, #a do
-      local cur = { [0] = i }
-      for j = 1, #b do
-        local cost = a:sub(i, i) == b:sub(j, j) and 0 or 1
-        cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-      end
-      prev = cur
-    end
-    if not bestd or prev[#b] < bestd then best, bestd = c, prev[#b] end
-  end
-  if bestd and bestd <= math.max(1, #name // 3) then return best end
-end
+local keys_of = recipe.keys_of
+local closest = require("dbx.core").closest
 
 -- "a b" quoting for Dockerfile JSON arrays.
 local function json_list(items)

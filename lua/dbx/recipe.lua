@@ -323,4 +323,5 @@ function M.run(file)
 end
 
 M.join = join
+M.keys_of = keys_of
 return M
