@@ -204,6 +204,7 @@ static int is_dash(struct rd *r) {
 
 static void next_list(struct rd *r, strvec *sv) {
   int64_t n = next_num(r);
+  if (n < 0 || n > r->end - r->p) r->bad = 1; /* damage: more items than bytes left */
   for (int64_t i = 0; i < n && !r->bad; i++) {
     char *s = next_str(r);
     if (s) sv_push_own(sv, s);
@@ -301,6 +302,7 @@ graph *graphcache_load(const char *path, const char *root) {
       next_list(&r, &t->gen_names);
       next_list(&r, &t->gen_texts);
       int64_t np = next_num(&r);
+      if (np < 0 || np > r.end - r.p) goto stale; /* each param takes bytes: a bigger count is damage */
       t->params = xcalloc((size_t)(np > 0 ? np : 1), sizeof *t->params);
       for (int64_t i = 0; i < np && !r.bad; i++) {
         t->params[i].name = next_str(&r);

@@ -38,7 +38,7 @@ void ignore_parse(ignore_rules *r, const char *text) {
 }
 
 void ignore_defaults(ignore_rules *r) {
-  ignore_parse(r, ".git\n.dbx\n.venv\n**/__pycache__\n.env\n.env.*\n**/*.pem\n**/*.key\n"
+  ignore_parse(r, ".git\n.dbx\n.venv\n**/__pycache__\n**/.env\n**/.env.*\n**/*.pem\n**/*.key\n"
                   "**/id_rsa\n**/id_rsa.*\n**/id_ed25519\n**/id_ed25519.*\n**/id_ecdsa\n");
 }
 

@@ -14,8 +14,9 @@ typedef struct {
 
 /* Parse .dockerignore text into r (appending to what r holds). */
 void ignore_parse(ignore_rules *r, const char *text);
-/* The rules every build context starts with: .git, .dbx, .venv, .env files,
- * private keys, __pycache__ (a .dockerignore may re-include with '!'). */
+/* The rules every build context starts with: .git, .dbx, .venv at its root;
+ * .env files, private keys and __pycache__ anywhere (a .dockerignore may
+ * re-include with '!'). */
 void ignore_defaults(ignore_rules *r);
 /* Whether path (relative to the context root) is left out. */
 int ignore_match(const ignore_rules *r, const char *path);

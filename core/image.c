@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "hash.h"
 #include "proc.h"
 
 /* ---- finding a client ---- */
@@ -113,14 +114,59 @@ void image_cli_free(image_cli *cli) {
 
 /* ---- names ---- */
 
+/* One path component made valid for a repository name: [a-z0-9]+ runs joined
+ * by ".", "_", "__" or "-"s; anything else becomes "-", and separators at the
+ * ends go. When that changed more than letter case, a short digest of the
+ * original keeps distinct names apart. */
+static void repo_component(strbuf *sb, const char *s, size_t n) {
+  strbuf c = {0};
+  int lossy = 0;
+  for (size_t i = 0; i < n; i++) {
+    char ch = s[i];
+    if (ch >= 'A' && ch <= 'Z') ch = (char)(ch - 'A' + 'a');
+    int alnum = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+    if (alnum) {
+      sb_addc(&c, ch);
+      continue;
+    }
+    size_t j = i; /* a run of non-alphanumerics */
+    while (j < n && !((s[j] >= 'a' && s[j] <= 'z') || (s[j] >= 'A' && s[j] <= 'Z') || (s[j] >= '0' && s[j] <= '9'))) j++;
+    size_t len = j - i;
+    int at_end = i == 0 || j == n;
+    int valid = !at_end && ((len == 1 && (s[i] == '.' || s[i] == '_' || s[i] == '-')) ||
+                            (len == 2 && s[i] == '_' && s[i + 1] == '_'));
+    for (size_t k = i; valid == 0 && k < j && s[k] == '-'; k++)
+      if (k + 1 == j && !at_end) valid = 1; /* a run of '-' only */
+    if (valid) sb_addn(&c, s + i, len);
+    else {
+      lossy = 1;
+      if (!at_end) sb_addc(&c, '-');
+    }
+    i = j - 1;
+  }
+  if (!c.len && n) lossy = 1;
+  sb_adds(sb, c.len ? c.buf : (n ? "x" : ""));
+  if (lossy) {
+    unsigned char d[HASH_LEN];
+    char hex[HASH_HEX];
+    hash_buf(s, n, d);
+    hash_hex(d, hex);
+    sb_addf(sb, "-%.8s", hex);
+  }
+  sb_free(&c);
+}
+
 char *image_repo_part(const char *s) {
   strbuf sb = {0};
-  for (; *s; s++) {
-    char c = *s;
-    if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
-    int ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-    sb_addc(&sb, ok ? c : c == '/' ? '/' : '-');
+  for (const char *p = s;;) {
+    const char *slash = strchr(p, '/');
+    size_t n = slash ? (size_t)(slash - p) : strlen(p);
+    if (n || !slash) repo_component(&sb, p, n);
+    if (!slash) break;
+    if (n) sb_addc(&sb, '/');
+    p = slash + 1;
   }
+  if (sb.len && sb.buf[sb.len - 1] == '/') sb.buf[--sb.len] = 0;
   return sb_take(&sb);
 }
 
@@ -155,7 +201,7 @@ void image_external_refs(const char *df, strvec *out) {
       }
       char *as = word(&s), *name = as && strcasecmp(as, "AS") == 0 ? word(&s) : NULL;
       if (ref) {
-        int internal = strstr(ref, "{{") != NULL;
+        int internal = strstr(ref, "{{") != NULL || strcasecmp(ref, "scratch") == 0;
         for (size_t i = 0; i < stages.n && !internal; i++) internal = strcasecmp(stages.v[i], ref) == 0;
         if (!internal) sv_push(out, ref);
       }
@@ -166,7 +212,10 @@ void image_external_refs(const char *df, strvec *out) {
       char *a;
       while ((a = word(&s)) && strncmp(a, "--", 2) == 0) {
         const char *ref = strncmp(a, "--from=", 7) == 0 ? a + 7 : NULL;
-        const char *from = a[2] == 'm' ? strstr(a, ",from=") : NULL; /* --mount=...,from=x */
+        const char *from = NULL; /* --mount=...,from=x or --mount=from=x,... */
+        if (strncmp(a, "--mount=", 8) == 0)
+          from = strncmp(a + 8, "from=", 5) == 0 ? a + 7 /* "=from=" lines up with ",from=" */
+                                                 : strstr(a, ",from=");
         if (from) {
           ref = from + 6;
           char *end = strchr(ref, ',');
@@ -264,6 +313,7 @@ static int put_file(const char *dir, const char *rel, const char *src, const cha
   if (src) {
     if (link(src, dst) < 0) rc = copy_file(src, dst);
   } else {
+    unlink(dst); /* it may be a hard link to a project file: never write through it */
     int fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, strncmp(content, "#!", 2) == 0 ? 0755 : 0644);
     size_t n = strlen(content);
     if (fd < 0 || write(fd, content, n) != (ssize_t)n) rc = -errno;

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -87,6 +88,31 @@ static inline void ut_set_mtime(const char *path, int64_t ns) {
   ts[0].tv_sec = ts[1].tv_sec = (time_t)(ns / 1000000000);
   ts[0].tv_nsec = ts[1].tv_nsec = (long)(ns % 1000000000);
   assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+/* The time ut_set_mtime_tree applies (nftw passes no user pointer). */
+static inline int64_t *ut_tree_ns(void) {
+  static int64_t ns;
+  return &ns;
+}
+
+static inline int ut_set_mtime_one(const char *p, const struct stat *st, int flag, struct FTW *ftw) {
+  (void)st, (void)flag, (void)ftw;
+  ut_set_mtime(p, *ut_tree_ns());
+  return 0;
+}
+
+/* Set the mtime of path and of every file and folder below it to ns. */
+static inline void ut_set_mtime_tree(const char *path, int64_t ns) {
+  *ut_tree_ns() = ns;
+  assert_int_equal(nftw(path, ut_set_mtime_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+}
+
+/* The wall clock in ns since the epoch (the clock file times use). */
+static inline int64_t ut_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* Count the lines of a string. */
