@@ -1,6 +1,8 @@
 #include "engine.h"
 
 #include <curl/curl.h>
+#include <dlfcn.h>
+#include <stddef.h>
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,61 @@
 #include "util.h"
 
 #define DEFAULT_SOCKET "/var/run/docker.sock"
+
+/* libcurl is opened when the first client is, not linked: it and the
+ * libraries it pulls in cost ~3 ms at every start of dbx, and most runs (a
+ * build of commands, `dbx targets`) never talk to an engine. */
+static struct {
+  CURLcode (*global_init)(long);
+  CURLM *(*multi_init)(void);
+  CURLMcode (*multi_setopt)(CURLM *, CURLMoption, ...);
+  CURLMcode (*multi_socket_action)(CURLM *, curl_socket_t, int, int *);
+  CURLMsg *(*multi_info_read)(CURLM *, int *);
+  CURLMcode (*multi_assign)(CURLM *, curl_socket_t, void *);
+  CURLMcode (*multi_add_handle)(CURLM *, CURL *);
+  CURLMcode (*multi_remove_handle)(CURLM *, CURL *);
+  CURLMcode (*multi_cleanup)(CURLM *);
+  CURL *(*easy_init)(void);
+  CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+  CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+  void (*easy_cleanup)(CURL *);
+  const char *(*easy_strerror)(CURLcode);
+  struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+  void (*slist_free_all)(struct curl_slist *);
+  int loaded;
+} api;
+
+/* Open libcurl and find its functions; 0, or -1 with *err set (caller frees). */
+static int load_curl(char **err) {
+  if (api.loaded) return 0;
+  void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    *err = xasprintf("cannot load libcurl (libcurl.so.4): %s; install it (Debian: apt-get install libcurl4)",
+                     dlerror());
+    return -1;
+  }
+  static const struct {
+    const char *name;
+    size_t off;
+  } syms[] = {
+#define SYM(f) {"curl_" #f, offsetof(__typeof__(api), f)}
+      SYM(global_init),     SYM(multi_init),       SYM(multi_setopt),     SYM(multi_socket_action),
+      SYM(multi_info_read), SYM(multi_assign),     SYM(multi_add_handle), SYM(multi_remove_handle),
+      SYM(multi_cleanup),   SYM(easy_init),        SYM(easy_setopt),      SYM(easy_getinfo),
+      SYM(easy_cleanup),    SYM(easy_strerror),    SYM(slist_append),     SYM(slist_free_all),
+#undef SYM
+  };
+  for (size_t i = 0; i < sizeof syms / sizeof *syms; i++) {
+    void *f = dlsym(h, syms[i].name);
+    if (!f) {
+      *err = xasprintf("libcurl.so.4 lacks %s", syms[i].name);
+      return -1;
+    }
+    memcpy((char *)&api + syms[i].off, &f, sizeof f);
+  }
+  api.loaded = 1;
+  return 0;
+}
 
 struct engine {
   uv_loop_t *loop;
@@ -51,22 +108,22 @@ static void unlink_req(engine *e, struct req *r) {
 static void check_done(engine *e) {
   CURLMsg *m;
   int left;
-  while ((m = curl_multi_info_read(e->multi, &left))) {
+  while ((m = api.multi_info_read(e->multi, &left))) {
     if (m->msg != CURLMSG_DONE) continue;
     struct req *r;
-    curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+    api.easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
     long status = -1;
     if (m->data.result == CURLE_OK) {
-      curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+      api.easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &status);
     } else {
       r->out.len = 0;
-      sb_adds(&r->out, r->errbuf[0] ? r->errbuf : curl_easy_strerror(m->data.result));
+      sb_adds(&r->out, r->errbuf[0] ? r->errbuf : api.easy_strerror(m->data.result));
       status = -(long)m->data.result;
     }
     unlink_req(e, r);
-    curl_multi_remove_handle(e->multi, r->easy);
-    curl_easy_cleanup(r->easy);
-    curl_slist_free_all(r->headers);
+    api.multi_remove_handle(e->multi, r->easy);
+    api.easy_cleanup(r->easy);
+    api.slist_free_all(r->headers);
     if (!r->out.buf) sb_adds(&r->out, "");
     if (r->cb) r->cb(r->ud, status, r->out.buf, r->out.len);
     sb_free(&r->out);
@@ -81,14 +138,14 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   if (status < 0) flags = CURL_CSELECT_ERR;
   if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
   if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
-  curl_multi_socket_action(w->e->multi, w->fd, flags, &running);
+  api.multi_socket_action(w->e->multi, w->fd, flags, &running);
   check_done(w->e);
 }
 
 static void on_timer(uv_timer_t *t) {
   engine *e = t->data;
   int running;
-  curl_multi_socket_action(e->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  api.multi_socket_action(e->multi, CURL_SOCKET_TIMEOUT, 0, &running);
   check_done(e);
 }
 
@@ -102,7 +159,7 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
     if (w) {
       uv_poll_stop(&w->poll);
       uv_close((uv_handle_t *)&w->poll, free_watch);
-      curl_multi_assign(e->multi, fd, NULL);
+      api.multi_assign(e->multi, fd, NULL);
     }
     return 0;
   }
@@ -112,7 +169,7 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
     w->e = e;
     w->poll.data = w;
     uv_poll_init_socket(e->loop, &w->poll, fd);
-    curl_multi_assign(e->multi, fd, w);
+    api.multi_assign(e->multi, fd, w);
   }
   int ev = (what & CURL_POLL_IN ? UV_READABLE : 0) | (what & CURL_POLL_OUT ? UV_WRITABLE : 0);
   uv_poll_start(&w->poll, ev, on_poll);
@@ -149,19 +206,26 @@ int engine_open(uv_loop_t *loop, const char *host, engine **out, char **err) {
     free(e);
     return -1;
   }
+  if (load_curl(err) < 0) {
+    free(e->address);
+    free(e->socket);
+    free(e->base);
+    free(e);
+    return -1;
+  }
   static int global_init;
   /* Plain HTTP over a socket needs no TLS, but libcurl starts OpenSSL anyway:
    * start it first without reading openssl.cnf, which costs a millisecond a run. */
   if (!global_init++) {
     OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
-    curl_global_init(CURL_GLOBAL_NOTHING);
+    api.global_init(CURL_GLOBAL_NOTHING);
   }
   e->loop = loop;
-  e->multi = curl_multi_init();
-  curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
-  curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
-  curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-  curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, e);
+  e->multi = api.multi_init();
+  api.multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+  api.multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
+  api.multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+  api.multi_setopt(e->multi, CURLMOPT_TIMERDATA, e);
   uv_timer_init(loop, &e->timer);
   e->timer.data = e;
   *out = e;
@@ -176,34 +240,34 @@ int engine_request(engine *e, const char *method, const char *path, const char *
   r->e = e;
   r->cb = cb;
   r->ud = ud;
-  r->easy = curl_easy_init();
+  r->easy = api.easy_init();
   if (!r->easy) {
     free(r);
     return -1;
   }
   char *url = xasprintf("%s%s", e->base, path);
-  curl_easy_setopt(r->easy, CURLOPT_URL, url);
+  api.easy_setopt(r->easy, CURLOPT_URL, url);
   free(url);
-  if (e->socket) curl_easy_setopt(r->easy, CURLOPT_UNIX_SOCKET_PATH, e->socket);
-  curl_easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, method);
-  curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, on_data);
-  curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
-  curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
-  curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->errbuf);
-  curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-  r->headers = curl_slist_append(NULL, "Content-Type: application/json");
-  curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
+  if (e->socket) api.easy_setopt(r->easy, CURLOPT_UNIX_SOCKET_PATH, e->socket);
+  api.easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, method);
+  api.easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, on_data);
+  api.easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
+  api.easy_setopt(r->easy, CURLOPT_PRIVATE, r);
+  api.easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->errbuf);
+  api.easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
+  api.easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+  r->headers = api.slist_append(NULL, "Content-Type: application/json");
+  api.easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
   if (json_body) {
     r->body = xstrdup(json_body);
-    curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->body);
-    curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(r->body));
+    api.easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->body);
+    api.easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(r->body));
   } else if (strcmp(method, "POST") == 0) {
-    curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, "");
+    api.easy_setopt(r->easy, CURLOPT_POSTFIELDS, "");
   }
-  if (curl_multi_add_handle(e->multi, r->easy) != CURLM_OK) {
-    curl_slist_free_all(r->headers);
-    curl_easy_cleanup(r->easy);
+  if (api.multi_add_handle(e->multi, r->easy) != CURLM_OK) {
+    api.slist_free_all(r->headers);
+    api.easy_cleanup(r->easy);
     free(r->body);
     free(r);
     return -1;
@@ -267,13 +331,13 @@ void engine_close(engine *e) {
   while (e->pending) {
     struct req *r = e->pending;
     unlink_req(e, r);
-    curl_multi_remove_handle(e->multi, r->easy);
-    curl_easy_cleanup(r->easy);
-    curl_slist_free_all(r->headers);
+    api.multi_remove_handle(e->multi, r->easy);
+    api.easy_cleanup(r->easy);
+    api.slist_free_all(r->headers);
     sb_free(&r->out);
     free(r->body);
     free(r);
   }
-  curl_multi_cleanup(e->multi);
+  api.multi_cleanup(e->multi);
   uv_close((uv_handle_t *)&e->timer, on_timer_close);
 }
