@@ -170,6 +170,12 @@ char *image_repo_part(const char *s) {
   return sb_take(&sb);
 }
 
+char *image_project_name(void) {
+  char cwd[4096];
+  const char *base = getcwd(cwd, sizeof cwd) ? strrchr(cwd, '/') : NULL;
+  return image_repo_part(base && base[1] ? base + 1 : "project");
+}
+
 char *image_tag(const char *project, const char *target, const char *key) {
   char *p = image_repo_part(project), *t = image_repo_part(target);
   char *tag = xasprintf("dbx/%s/%s:%.16s", *p ? p : "project", t, key);

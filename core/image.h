@@ -23,6 +23,9 @@ int image_find_cli(image_cli *cli, char **err);
 /* Free what cli holds. */
 void image_cli_free(image_cli *cli);
 
+/* The project's name in labels and tags: its folder's name made a valid
+ * repository component (caller frees). */
+char *image_project_name(void);
 /* The tag an image target's result gets: dbx/PROJECT/TARGET:KEY16 (caller frees). */
 char *image_tag(const char *project, const char *target, const char *key);
 /* A name usable in a repository path: lower case, [a-z0-9._-] (caller frees). */

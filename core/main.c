@@ -12,6 +12,7 @@
 #include "build.h"
 #include "graph.h"
 #include "graphcache.h"
+#include "images.h"
 #include "recipe.h"
 #include "term.h"
 #include "util.h"
@@ -49,9 +50,14 @@ static const struct cmd cmds[] = {
      "  dbx gen allocator && docker build -f allocator/Dockerfile allocator\n"
      "Files go to the service's folder, or to DIR with -o. SERVICE matches a target name or its\n"
      "first part; without SERVICE every target's files are written.\n"},
-    {"clean", "", "remove declared outputs and the .dbx state folder",
+    {"clean", "[--images]", "remove declared outputs and the .dbx state folder",
      "Removes every output file the recipe declares and the .dbx folder (store, stat cache,\n"
-     "logs), so the next build runs everything.\n"},
+     "logs), so the next build runs everything. With --images, also removes from the engine\n"
+     "every image labelled with this project's name.\n"},
+    {"engine", "", "say which container engine dbx talks to",
+     "Asks the engine named by DOCKER_HOST (default /var/run/docker.sock) for its version,\n"
+     "counts this project's images there, and names the docker client that builds.\n"
+     "Exit status 2 when no engine answers.\n"},
     {"help", "[COMMAND]", "show help for dbx or a command", ""},
 };
 #define NCMDS (sizeof cmds / sizeof *cmds)
@@ -108,7 +114,7 @@ static int cmd_help(const char *name) {
 struct opts {
   const char *dir, *file, *cmd, *out;
   unsigned jobs;
-  int keep_going, dry_run, verbose, dot, help;
+  int keep_going, dry_run, verbose, dot, help, images;
   progress_mode progress;
   strvec args;
 };
@@ -167,6 +173,7 @@ static int parse_args(int argc, char **argv, struct opts *o) {
     else if (strcmp(a, "-n") == 0 || strcmp(a, "--dry-run") == 0) o->dry_run = 1;
     else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) o->verbose = 1;
     else if (strcmp(a, "--dot") == 0) o->dot = 1;
+    else if (strcmp(a, "--images") == 0) o->images = 1;
     else if ((r = TAKE("-C", "--directory")) != 0) {
       if (r < 0) return 2;
       o->dir = val;
@@ -310,7 +317,7 @@ static int cmd_gen(graph *g, const strvec *svcs, const char *out) {
   return 0;
 }
 
-static int cmd_clean(graph *g) {
+static int cmd_clean(graph *g, int images) {
   size_t removed = 0;
   for (size_t i = 0; i < g->n; i++)
     for (size_t k = 0; k < g->t[i]->outputs.n; k++)
@@ -323,7 +330,7 @@ static int cmd_clean(graph *g) {
     return 1;
   }
   printf("removed %zu output%s%s\n", removed, removed == 1 ? "" : "s", had_state ? " and " STATE_DIR "/" : "");
-  return 0;
+  return images ? images_remove() : 0;
 }
 
 /* Move into the project folder; returns the recipe file name there, or NULL. */
@@ -371,6 +378,14 @@ int main(int argc, char **argv) {
     o.jobs = n ? n : 1;
   }
   term_init(o.progress, o.verbose);
+  if (strcmp(o.cmd, "engine") == 0) { /* needs no recipe: the project is the folder */
+    sv_free(&o.args);
+    if (o.dir && chdir(o.dir) < 0) {
+      fprintf(stderr, "dbx: error: cannot enter %s: %s\n", o.dir, strerror(errno));
+      return 2;
+    }
+    return images_status();
+  }
   graph *g = NULL;
   size_t *roots = NULL, nroots = 0;
   char *err = NULL;
@@ -394,7 +409,7 @@ int main(int argc, char **argv) {
   if (strcmp(o.cmd, "targets") == 0) {
     code = cmd_targets(g);
   } else if (strcmp(o.cmd, "clean") == 0) {
-    code = cmd_clean(g);
+    code = cmd_clean(g, o.images);
   } else if (strcmp(o.cmd, "gen") == 0) {
     code = cmd_gen(g, &o.args, o.out);
   } else if (strcmp(o.cmd, "explain") == 0) {

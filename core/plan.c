@@ -281,9 +281,7 @@ int plan_open(struct build *b, uv_loop_t *loop, graph *g, const build_opts *o) {
   b->lockfd = -1;
   b->t0 = now_ms();
   if (take_lock(b) < 0) return -1;
-  char cwd[4096];
-  const char *base = getcwd(cwd, sizeof cwd) ? strrchr(cwd, '/') : NULL;
-  b->project = image_repo_part(base && base[1] ? base + 1 : "project");
+  b->project = image_project_name();
   char *err = NULL;
   char *dir = xstrdup(o->state_dir);
   int rc = store_open(dir, &b->st, &err);
