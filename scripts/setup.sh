@@ -32,3 +32,16 @@ if [ "$(uv --version 2>/dev/null | awk '{print $2}')" != "$want_uv" ]; then
   echo "setup: installing uv $want_uv"
   python3 -m pip install -q "uv==$want_uv" 2>/dev/null || python3 -m pip install -q --break-system-packages "uv==$want_uv"
 fi
+
+# pdm and poetry, pinned, each in its own virtual environment (their
+# dependencies must not meet), linked into /usr/local/bin
+for tool in pdm poetry; do
+  want=$(cat "$(dirname "$0")/$tool-version")
+  if [ "$("$tool" --version 2>/dev/null | grep -o '[0-9][0-9.]*' | head -1)" != "$want" ]; then
+    echo "setup: installing $tool $want"
+    rm -rf "/opt/dbx-tools/$tool"
+    python3 -m venv "/opt/dbx-tools/$tool"
+    "/opt/dbx-tools/$tool/bin/pip" install -q "$tool==$want"
+    ln -sf "/opt/dbx-tools/$tool/bin/$tool" "/usr/local/bin/$tool"
+  fi
+done
