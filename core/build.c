@@ -65,9 +65,12 @@ static void show_tail(struct build *b, struct job *j) {
   char *p = log_path(b, j->t->name), *data;
   size_t len;
   strbuf cmd = {0};
-  for (size_t i = 0; i < j->t->argv.n; i++) {
+  for (size_t i = 0; i < j->t->argv.n; i++) { /* one line: long or multi-line arguments cut short */
+    const char *a = j->t->argv.v[i];
+    size_t n = strcspn(a, "\n");
     if (i) sb_addc(&cmd, ' ');
-    sb_adds(&cmd, j->t->argv.v[i]);
+    sb_addn(&cmd, a, n > 60 ? 60 : n);
+    if (n > 60 || a[n]) sb_adds(&cmd, "...");
   }
   if (j->t->kind == KIND_CMD) term_msg("%s: command: %s", j->t->name, cmd.buf ? cmd.buf : "");
   sb_free(&cmd);

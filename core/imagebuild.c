@@ -15,6 +15,8 @@ struct imagebuild {
   size_t next_pull;
   proc *p;
   int killed;
+  strbuf line;   /* output not yet ending in a newline */
+  char *cause;   /* the last line of the output that says what went wrong */
 };
 
 /* Report (unless both id and err are NULL), clean up and free ib. */
@@ -30,6 +32,8 @@ static void finish(imagebuild *ib, const char *id, const char *err) {
   free(ib->iid);
   free(ib->dockerfile);
   free(ib->log);
+  sb_free(&ib->line);
+  free(ib->cause);
   sv_free(&ib->pulls);
   free(ib);
 }
@@ -39,8 +43,8 @@ static void on_build_exit(void *ud, int64_t status, int sig) {
   ib->p = NULL;
   if (sig || status) {
     char *err = sig ? xasprintf("docker build was stopped by signal %d", sig)
-                    : xasprintf("docker build failed (exit status %lld); the failing step and its output are above and in %s",
-                                (long long)status, ib->log);
+                    : xasprintf("docker build failed (exit status %lld)%s%s; the failing step and its output are above and in %s",
+                                (long long)status, ib->cause ? ": " : "", ib->cause ? ib->cause : "", ib->log);
     finish(ib, NULL, err);
     free(err);
     return;
@@ -56,8 +60,34 @@ static void on_build_exit(void *ud, int64_t status, int sig) {
   free(id);
 }
 
+/* Keep a line of a step's output that names the cause of a failure: apt's
+ * "E: ...", pip's "ERROR: ...", uv's "error: ..." (BuildKit prefixes each
+ * with "#STEP SECONDS"; its own "#STEP ERROR:" line only repeats the command). */
+static void note_cause(imagebuild *ib, const char *line) {
+  const char *p = line;
+  if (*p != '#') return;
+  while (*p && *p != ' ') p++;
+  while (*p == ' ') p++;
+  if (*p >= '0' && *p <= '9') { /* a timestamp: the step's own output follows */
+    while (*p && *p != ' ') p++;
+    while (*p == ' ') p++;
+    if (strncmp(p, "E: ", 3) == 0 || strncmp(p, "ERROR: ", 7) == 0 || strncmp(p, "error: ", 7) == 0) {
+      free(ib->cause);
+      ib->cause = xstrdup(p);
+    }
+  }
+}
+
 static void on_build_output(void *ud, const char *buf, size_t n) {
   imagebuild *ib = ud;
+  for (size_t i = 0; i < n; i++) {
+    if (buf[i] != '\n') {
+      if (ib->line.len < 4096) sb_addc(&ib->line, buf[i]);
+      continue;
+    }
+    if (ib->line.len) note_cause(ib, ib->line.buf);
+    ib->line.len = 0;
+  }
   if (ib->o.on_output) ib->o.on_output(ib->o.ud, buf, n);
 }
 

@@ -16,7 +16,8 @@ local recipe = require "dbx.recipe"
 
 local M = {}
 
-local MANAGERS = { "uv" }  -- known to this version; each is recipes/NAME.lua
+local MANAGERS = { "uv", "poetry", "pip" }  -- each is recipes/NAME.lua
+local apt = require "dbx.recipes.apt"
 local LOCKS = { { "uv.lock", "uv" }, { "pdm.lock", "pdm" }, { "poetry.lock", "poetry" },
                 { "requirements.txt", "pip" } }
 
@@ -25,7 +26,7 @@ local FIELDS = {
   env = "map", user = "string", uid = "number", workdir = "string", venv = "string",
   port = "number", health = "string", cmd = "list", dev = "table", prod = "table",
   sources = "list", members = "list", tags = "table", network = "string", uv_image = "string",
-  labels = "map", stop_signal = "string",
+  labels = "map", stop_signal = "string", manager_version = "string",
 }
 
 local groups = { prod = {}, dev = {}, all = {} }
@@ -125,20 +126,27 @@ local function normalise(name, spec, level)
     network = spec.network,
     labels = spec.labels or {},
     uv_image = spec.uv_image,
+    manager_version = spec.manager_version,
     -- Python as PID 1 ignores SIGTERM unless the app handles it; SIGINT becomes
     -- KeyboardInterrupt, so the container stops at once either way
     stop_signal = spec.stop_signal or "SIGINT",
   }
   svc.base = spec.base or ("python:" .. svc.python .. "-slim")
   svc.venv = spec.venv or (svc.workdir .. "/.venv")
-  svc.dev = { extras = (spec.dev or {}).extras or {}, cmd = (spec.dev or {}).cmd }
+  svc.dev = { extras = (spec.dev or {}).extras or {}, groups = (spec.dev or {}).groups or {},
+              cmd = (spec.dev or {}).cmd }
   svc.prod = { cmd = (spec.prod or {}).cmd }
   svc.tags = spec.tags or { prod = name .. ":prod", dev = name .. ":dev" }
   if not svc.cmd then fail(("python.service '%s': needs cmd = { ... }, the command that runs it"):format(name), level) end
   if not svc.user:match("^[a-z_][a-z0-9_-]*$") or svc.user == "root" then
     fail(("python.service '%s': user must be a non-root user name, got '%s'"):format(name, svc.user), level)
   end
-  check_words(("python.service '%s': apt package"):format(name), svc.apt, level)
+  for _, p in ipairs(svc.apt) do
+    if not apt.valid_name(p) then
+      fail(("python.service '%s': apt package: '%s' is not a valid name"):format(name, tostring(p)), level)
+    end
+  end
+  check_words(("python.service '%s': dev group"):format(name), svc.dev.groups, level)
   check_words(("python.service '%s': dev extra"):format(name), svc.dev.extras, level)
   for _, p in ipairs({ svc.workdir, svc.venv }) do
     if not p:match("^/[%w%._/%-]*$") then
@@ -165,8 +173,10 @@ local function normalise(name, spec, level)
   svc.manager = require("dbx.recipes." .. manager)
   local lock = svc.manager.lockfile
   if not has_file(svc, lock) then
-    fail(("python.service '%s': manager '%s' needs %s in %s, and there is none; create it (uv lock)")
-      :format(name, manager, lock, svc.dir == "" and "." or svc.dir), level)
+    local how = { uv = "uv lock", pdm = "pdm lock", poetry = "poetry lock",
+                  pip = "pin every installed package: pip freeze > constraints.txt" }
+    fail(("python.service '%s': manager '%s' needs %s in %s, and there is none; create it (%s)")
+      :format(name, manager, lock, svc.dir == "" and "." or svc.dir, how[manager]), level)
   end
   return svc
 end
@@ -175,13 +185,7 @@ end
 
 local function base_lines(svc)
   local l = { "FROM " .. svc.base }
-  if #svc.apt > 0 then
-    l[#l + 1] = "RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \\\n"
-      .. "    --mount=type=cache,target=/var/lib/apt/lists,sharing=locked \\\n"
-      .. "    rm -f /etc/apt/apt.conf.d/docker-clean \\\n"
-      .. "    && apt-get update \\\n"
-      .. "    && apt-get install -y --no-install-recommends " .. table.concat(svc.apt, " ")
-  end
+  l[#l + 1] = apt.install(svc.apt)
   local env = { PYTHONUNBUFFERED = "1", PYTHONDONTWRITEBYTECODE = "1", VIRTUAL_ENV = svc.venv }
   for k, v in pairs(svc.env) do env[k] = v end
   l[#l + 1] = "ENV " .. table.concat(sorted_env(env), " \\\n    ")
@@ -206,10 +210,12 @@ local function deps_lines(svc, variant)
 end
 
 local function source_lines(svc, variant)
-  return {
-    ("COPY . %s"):format(svc.workdir),
-    ("RUN --mount=type=cache,target=%s \\\n    %s"):format(svc.manager.cache, svc.manager.install_project(svc, variant)),
-  }
+  local l = { ("COPY . %s"):format(svc.workdir) }
+  local install = svc.manager.install_project(svc, variant)
+  if install then
+    l[#l + 1] = ("RUN --mount=type=cache,target=%s \\\n    %s"):format(svc.manager.cache, install)
+  end
+  return l
 end
 
 local START = [[#!/bin/sh

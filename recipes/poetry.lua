@@ -1,0 +1,52 @@
+-- poetry (2.x): third-party dependencies from poetry.lock with
+-- `poetry install --no-root --no-directory` into the service's venv, then the
+-- project: editable (`--only-root`) in dev, a built wheel in prod.
+local poetry = {
+  name = "poetry",
+  lockfile = "poetry.lock",
+  version = "2.5.1",
+  cache = "/root/.cache/pypoetry",
+}
+
+function poetry.manifests(svc)
+  local files = { "pyproject.toml", "poetry.lock" }
+  for _, m in ipairs(svc.members or {}) do files[#files + 1] = m .. "/pyproject.toml" end
+  return files
+end
+
+-- Poetry lives in its own venv (/opt/poetry); it installs into the service's
+-- venv because that one is active (VIRTUAL_ENV) and creating venvs is off.
+function poetry.setup(svc)
+  return {
+    "RUN --mount=type=cache,target=/root/.cache/pip python3 -m venv /opt/poetry \\\n"
+      .. "    && /opt/poetry/bin/pip install -q poetry==" .. (svc.manager_version or poetry.version)
+      .. " \\\n    && python3 -m venv " .. svc.venv,
+    "ENV POETRY_VIRTUALENVS_CREATE=false POETRY_NO_INTERACTION=1 POETRY_CACHE_DIR=/root/.cache/pypoetry",
+  }
+end
+
+-- prod: the main group only; dev: every group poetry installs by default
+-- (dev among them), the optional ones named in dev.groups, and dev.extras.
+local function groups(svc, variant)
+  if variant == "prod" then return "--only main" end
+  local out = {}
+  for _, g in ipairs(svc.dev.groups or {}) do out[#out + 1] = "--with " .. g end
+  for _, e in ipairs(svc.dev.extras or {}) do out[#out + 1] = "-E " .. e end
+  return table.concat(out, " ")
+end
+
+function poetry.install_deps(svc, variant)
+  local g = groups(svc, variant)
+  return ("/opt/poetry/bin/poetry install --no-root --no-directory%s --compile"):format(g ~= "" and " " .. g or "")
+end
+
+function poetry.install_project(svc, variant)
+  if variant == "dev" then return "/opt/poetry/bin/poetry install --only-root --compile" end
+  return "/opt/poetry/bin/poetry build -q -f wheel -o /tmp/dist && pip install -q --no-deps /tmp/dist/*.whl"
+end
+
+function poetry.check(svc)
+  return { "poetry", "check", "--lock" }
+end
+
+return poetry
