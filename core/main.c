@@ -50,6 +50,11 @@ static const struct cmd cmds[] = {
      "  dbx gen allocator && docker build -f allocator/Dockerfile allocator\n"
      "Files go to the service's folder, or to DIR with -o. SERVICE matches a target name or its\n"
      "first part; without SERVICE every target's files are written.\n"},
+    {"init", "[DIR]", "write a first build.lua for the Python project in DIR",
+     "Reads DIR's pyproject.toml (name, console scripts, requires-python), its lock file\n"
+     "(uv.lock, pdm.lock, poetry.lock or requirements.txt + constraints.txt) and its code, and\n"
+     "writes DIR/build.lua: one python.service with the manager, command, port and health check\n"
+     "it found or guessed, each guess marked in a comment. Refuses to overwrite a build.lua.\n"},
     {"clean", "[--images]", "remove declared outputs and the .dbx state folder",
      "Removes every output file the recipe declares and the .dbx folder (store, stat cache,\n"
      "logs), so the next build runs everything. With --images, also removes from the engine\n"
@@ -333,6 +338,42 @@ static int cmd_clean(graph *g, int images) {
   return images ? images_remove() : 0;
 }
 
+static int cmd_init(const struct opts *o) {
+  if (o->dir && chdir(o->dir) < 0) {
+    fprintf(stderr, "dbx: error: cannot enter %s: %s\n", o->dir, strerror(errno));
+    return 2;
+  }
+  if (o->args.n > 1) {
+    fprintf(stderr, "dbx: init takes at most one folder\n");
+    return 2;
+  }
+  const char *dir = o->args.n ? o->args.v[0] : ".";
+  struct stat st;
+  if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+    fprintf(stderr, "dbx: error: %s is not a folder\n", dir);
+    return 2;
+  }
+  if (chdir(dir) < 0) {
+    fprintf(stderr, "dbx: error: cannot enter %s: %s\n", dir, strerror(errno));
+    return 2;
+  }
+  if (stat("build.lua", &st) == 0) {
+    fprintf(stderr, "dbx: error: %s/build.lua exists; dbx init does not overwrite it (move it away first)\n", dir);
+    return 2;
+  }
+  char *text = NULL, *err = NULL;
+  if (recipe_init_text("", &text, &err) < 0) {
+    fprintf(stderr, "dbx: error: %s: %s\n", dir, err);
+    free(err);
+    return 2;
+  }
+  int rc = write_file_atomic("build.lua", text, strlen(text));
+  if (rc < 0) fprintf(stderr, "dbx: error: cannot write %s/build.lua: %s\n", dir, strerror(-rc));
+  else printf("wrote %s/build.lua:\n\n%s", dir, text);
+  free(text);
+  return rc < 0 ? 1 : 0;
+}
+
 /* Move into the project folder; returns the recipe file name there, or NULL. */
 static const char *enter_project(const struct opts *o) {
   if (o->dir && chdir(o->dir) < 0) {
@@ -378,6 +419,11 @@ int main(int argc, char **argv) {
     o.jobs = n ? n : 1;
   }
   term_init(o.progress, o.verbose);
+  if (strcmp(o.cmd, "init") == 0) { /* needs no recipe: it writes one */
+    code = cmd_init(&o);
+    sv_free(&o.args);
+    return code;
+  }
   if (strcmp(o.cmd, "engine") == 0) { /* needs no recipe: the project is the folder */
     sv_free(&o.args);
     if (o.dir && chdir(o.dir) < 0) {

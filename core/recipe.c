@@ -510,18 +510,13 @@ static int to_graph(lua_State *L, graph *g, char **err) {
   return 0;
 }
 
-int recipe_load(const char *file, graph *g, const recipe_limits *lim, char **err) {
-  struct state st = {.g = g, .lim = lim ? *lim : recipe_default_limits};
-  lua_State *L = lua_newstate(limited_alloc, &st);
-  if (!L) {
-    *err = xstrdup("cannot start Lua");
-    return -1;
-  }
-  int rc = -1;
+/* A Lua state whose modules are dbx's embedded ones (and dbx.core), with the
+ * step hook and the allocation limit of st; NULL when Lua cannot start. */
+static lua_State *new_state(struct state *st) {
+  lua_State *L = lua_newstate(limited_alloc, st);
+  if (!L) return NULL;
   luaL_openlibs(L);
   lua_sethook(L, step_hook, LUA_MASKCOUNT, HOOK_EVERY);
-
-  /* modules come from the embedded files only */
   lua_getglobal(L, "package");
   lua_pushstring(L, "");
   lua_setfield(L, -2, "path");
@@ -539,30 +534,70 @@ int recipe_load(const char *file, graph *g, const recipe_limits *lim, char **err
   lua_pushcfunction(L, open_core);
   lua_setfield(L, -2, "dbx.core");
   lua_pop(L, 2);
+  return L;
+}
 
+/* Call require(mod)[fn](arg) under the traceback handler, leaving its first
+ * result on the stack. LUA_OK, or the error status with *err set. */
+static int call_module(lua_State *L, const char *mod, const char *fn, const char *arg, int nres,
+                       char **err) {
   lua_pushcfunction(L, traceback);
   int h = lua_gettop(L);
   lua_getglobal(L, "require");
-  lua_pushstring(L, "dbx.recipe");
+  lua_pushstring(L, mod);
   int status = lua_pcall(L, 1, 1, h);
-  if (status != LUA_OK) goto lua_fail;
-  lua_getfield(L, -1, "run");
-  lua_pushstring(L, file);
-  status = lua_pcall(L, 1, 1, h);
-  if (status != LUA_OK) goto lua_fail;
+  if (status == LUA_OK) {
+    lua_getfield(L, -1, fn);
+    lua_pushstring(L, arg);
+    status = lua_pcall(L, 1, nres, h);
+  }
+  if (status == LUA_ERRMEM) {
+    struct state *st = get_state(L);
+    *err = xasprintf("%s: the recipe used more than %zu MiB of memory", arg, st->lim.max_bytes >> 20);
+  } else if (status != LUA_OK) {
+    *err = xstrdup(lua_tostring(L, -1) ? lua_tostring(L, -1) : "recipe failed");
+  }
+  return status;
+}
+
+int recipe_load(const char *file, graph *g, const recipe_limits *lim, char **err) {
+  struct state st = {.g = g, .lim = lim ? *lim : recipe_default_limits};
+  lua_State *L = new_state(&st);
+  if (!L) {
+    *err = xstrdup("cannot start Lua");
+    return -1;
+  }
+  int rc = -1;
+  if (call_module(L, "dbx.recipe", "run", file, 1, err) != LUA_OK) goto out;
   if (!lua_istable(L, -1)) {
     *err = xstrdup("recipe evaluation returned no targets");
     goto out;
   }
   rc = to_graph(L, g, err);
-  goto out;
-lua_fail:
-  if (status == LUA_ERRMEM)
-    *err = xasprintf("%s: the recipe used more than %zu MiB of memory", file, st.lim.max_bytes >> 20);
-  else
-    *err = xstrdup(lua_tostring(L, -1) ? lua_tostring(L, -1) : "recipe failed");
 out:
   lua_close(L);
   sv_free(&st.override_bufs);
+  return rc;
+}
+
+int recipe_init_text(const char *dir, char **text, char **err) {
+  graph *g = graph_new(); /* collects what init reads; not kept */
+  struct state st = {.g = g, .lim = recipe_default_limits};
+  lua_State *L = new_state(&st);
+  int rc = -1;
+  if (!L) {
+    *err = xstrdup("cannot start Lua");
+    goto out;
+  }
+  if (call_module(L, "dbx.init", "generate", dir, 2, err) != LUA_OK) goto out;
+  if (lua_isstring(L, -2)) {
+    *text = xstrdup(lua_tostring(L, -2));
+    rc = 0;
+  } else {
+    *err = xstrdup(lua_isstring(L, -1) ? lua_tostring(L, -1) : "dbx init failed");
+  }
+out:
+  if (L) lua_close(L);
+  graph_free(g);
   return rc;
 }

@@ -23,6 +23,11 @@ extern const recipe_limits recipe_default_limits;
  * 0, or -1 with *err set to the message (caller frees). */
 int recipe_load(const char *file, graph *g, const recipe_limits *lim, char **err);
 
+/* The text of a first build.lua for the Python project in the project-relative
+ * folder dir ("" for the current one), from lua/dbx/init.lua. 0, or -1 with
+ * *err set (caller frees either). */
+int recipe_init_text(const char *dir, char **text, char **err);
+
 /* Append every embedded Lua file's name and text to sb (for fingerprints). */
 void recipe_embedded_text(strbuf *sb);
 
