@@ -32,8 +32,9 @@ all: dbx
 setup:
 	@scripts/setup.sh
 
+# copy then rename: a dbx still running keeps its old file, and this one lands anyway
 dbx: $(BUILD)/dbx
-	cp $< $@
+	cp $< $@.tmp && mv -f $@.tmp $@
 
 $(BUILD)/dbx: $(BUILD)/main.o $(BUILD)/libdbx.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -6,6 +6,7 @@ local core = require "dbx.core"
 local pip = {
   name = "pip",
   lockfile = "constraints.txt",
+  check_desc = "constraints.txt pins every requirement",
   cache = "/root/.cache/pip",
 }
 

@@ -5,6 +5,7 @@ local poetry = {
   name = "poetry",
   lockfile = "poetry.lock",
   version = "2.5.1",
+  check_desc = "poetry.lock matches pyproject.toml (poetry check --lock)",
   cache = "/root/.cache/pypoetry",
 }
 

@@ -5,6 +5,7 @@ local uv = {
   lockfile = "uv.lock",
   -- where the builder gets uv from (an image holding /usr/local/bin/uv)
   image = "ghcr.io/astral-sh/uv:python3.11-bookworm-slim",
+  check_desc = "uv.lock matches pyproject.toml (uv lock --check)",
   cache = "/root/.cache/uv",
 }
 

@@ -26,7 +26,9 @@ local FIELDS = {
   env = "map", user = "string", uid = "number", workdir = "string", venv = "string",
   port = "number", health = "string", cmd = "list", dev = "table", prod = "table",
   sources = "list", members = "list", tags = "table", network = "string", uv_image = "string",
-  labels = "map", stop_signal = "string", manager_version = "string",
+  labels = "map", stop_signal = "string", manager_version = "string", dirs = "list",
+  entrypoint = "list", keep = "list", health_interval = "string", health_when = "map",
+  in_groups = "boolean",
 }
 
 local groups = { prod = {}, dev = {}, all = {} }
@@ -127,6 +129,12 @@ local function normalise(name, spec, level)
     labels = spec.labels or {},
     uv_image = spec.uv_image,
     manager_version = spec.manager_version,
+    dirs = spec.dirs or {},
+    entrypoint = spec.entrypoint or {},
+    keep = spec.keep or {},
+    health_interval = spec.health_interval or "10s",
+    health_when = spec.health_when or {},
+    in_groups = spec.in_groups ~= false,
     -- Python as PID 1 ignores SIGTERM unless the app handles it; SIGINT becomes
     -- KeyboardInterrupt, so the container stops at once either way
     stop_signal = spec.stop_signal or "SIGINT",
@@ -137,7 +145,9 @@ local function normalise(name, spec, level)
               cmd = (spec.dev or {}).cmd }
   svc.prod = { cmd = (spec.prod or {}).cmd }
   svc.tags = spec.tags or { prod = name .. ":prod", dev = name .. ":dev" }
-  if not svc.cmd then fail(("python.service '%s': needs cmd = { ... }, the command that runs it"):format(name), level) end
+  if not svc.cmd or (#svc.cmd == 0 and #svc.entrypoint == 0) then
+    fail(("python.service '%s': needs cmd = { ... }, the command that runs it"):format(name), level)
+  end
   if not svc.user:match("^[a-z_][a-z0-9_-]*$") or svc.user == "root" then
     fail(("python.service '%s': user must be a non-root user name, got '%s'"):format(name, svc.user), level)
   end
@@ -148,7 +158,9 @@ local function normalise(name, spec, level)
   end
   check_words(("python.service '%s': dev group"):format(name), svc.dev.groups, level)
   check_words(("python.service '%s': dev extra"):format(name), svc.dev.extras, level)
-  for _, p in ipairs({ svc.workdir, svc.venv }) do
+  local paths = { svc.workdir, svc.venv }
+  for _, d in ipairs(svc.dirs) do paths[#paths + 1] = d end
+  for _, p in ipairs(paths) do
     if not p:match("^/[%w%._/%-]*$") then
       fail(("python.service '%s': '%s' must be an absolute path of plain characters"):format(name, p), level)
     end
@@ -158,6 +170,14 @@ local function normalise(name, spec, level)
   end
   if not svc.stop_signal:match("^SIG[A-Z0-9]+$") then
     fail(("python.service '%s': stop_signal must be a signal name such as SIGTERM"):format(name), level)
+  end
+  if not svc.health_interval:match("^%d+[smh]$") then
+    fail(("python.service '%s': health_interval must be like 30s"):format(name), level)
+  end
+  for _, k in ipairs(svc.keep) do
+    if k:find("%.%.") or k:match("^/") or not k:match("^[%w%._/%-]+$") then
+      fail(("python.service '%s': keep: '%s' must be a plain path inside the project"):format(name, k), level)
+    end
   end
   if svc.health and not svc.port then
     fail(("python.service '%s': health needs port"):format(name), level)
@@ -192,6 +212,10 @@ local function base_lines(svc)
   l[#l + 1] = ("ENV PATH=%s/bin:$PATH"):format(svc.venv)
   l[#l + 1] = ("RUN groupadd --gid %d %s && useradd --uid %d --gid %d --create-home --shell /usr/sbin/nologin %s")
     :format(svc.uid, svc.user, svc.uid, svc.uid, svc.user)
+  if #svc.dirs > 0 then
+    l[#l + 1] = ("RUN mkdir -p %s && chown %s:%s %s"):format(table.concat(svc.dirs, " "), svc.user, svc.user,
+      table.concat(svc.dirs, " "))
+  end
   l[#l + 1] = "WORKDIR " .. svc.workdir
   return l
 end
@@ -234,14 +258,26 @@ local function entry_lines(svc, variant)
   for _, k in ipairs(keys_of(svc.labels)) do l[#l + 1] = ("LABEL %s=%q"):format(k, svc.labels[k]) end
   if svc.port then l[#l + 1] = "EXPOSE " .. svc.port end
   if svc.health then
+    -- health_when = { MODE = "api" }: only a container started that way is probed
+    local cond = {}
+    for _, k in ipairs(keys_of(svc.health_when)) do
+      cond[#cond + 1] = ("os.environ.get(%q) != %q"):format(k, svc.health_when[k])
+    end
     local probe = ("import urllib.request; urllib.request.urlopen('http://127.0.0.1:%d%s', timeout=2)")
       :format(svc.port, svc.health)
-    l[#l + 1] = "HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \\\n    CMD "
-      .. json_list({ svc.venv .. "/bin/python", "-c", probe })
+    if #cond > 0 then
+      probe = ("import os, sys\nif %s: sys.exit(0)\n%s"):format(table.concat(cond, " or "), probe)
+    end
+    l[#l + 1] = ("HEALTHCHECK --interval=%s --timeout=3s --start-period=5s --retries=3 \\\n    CMD ")
+      :format(svc.health_interval) .. json_list({ svc.venv .. "/bin/python", "-c", probe })
   end
   l[#l + 1] = "STOPSIGNAL " .. svc.stop_signal
   l[#l + 1] = "USER " .. svc.user
-  l[#l + 1] = "ENTRYPOINT " .. json_list({ svc.workdir .. "/start.sh" })
+  local entry = { svc.workdir .. "/start.sh" }
+  for _, e in ipairs(svc.entrypoint) do
+    entry[#entry + 1] = e:match("^/") and e or (svc.workdir .. "/" .. e)
+  end
+  l[#l + 1] = "ENTRYPOINT " .. json_list(entry)
   l[#l + 1] = "CMD " .. json_list(cmd)
   return l
 end
@@ -254,11 +290,20 @@ local function text(...)
   return table.concat(out, "\n") .. "\n"
 end
 
+-- Dockerfile and Dockerfile.dev for the first service of a folder;
+-- Dockerfile.NAME and Dockerfile.NAME.dev for any other one there.
+local gen_owner = {}
+local function gen_name(svc, variant)
+  gen_owner[svc.dir] = gen_owner[svc.dir] or svc.name
+  local base = gen_owner[svc.dir] == svc.name and "Dockerfile" or ("Dockerfile." .. svc.name)
+  return variant == "prod" and base or (base .. ".dev")
+end
+
 -- The standalone Dockerfile `dbx gen` writes: the same instructions as the
 -- layers, as stages of one multi-stage file.
 local function standalone(svc, variant)
   local head = { "# Generated by dbx gen from build.lua: the same steps dbx builds as layers.",
-                 "# Build from this folder: docker build -f " .. (variant == "prod" and "Dockerfile" or "Dockerfile.dev") .. " ." }
+                 "# Build from this folder: docker build -f " .. gen_name(svc, variant) .. " ." }
   local base = base_lines(svc)
   base[1] = base[1] .. " AS base"
   local deps = { "FROM base AS deps" }
@@ -268,6 +313,9 @@ local function standalone(svc, variant)
   local final
   if variant == "prod" then
     final = { "FROM base", ("COPY --from=source %s %s"):format(svc.venv, svc.venv) }
+    for _, k in ipairs(svc.keep) do
+      final[#final + 1] = ("COPY --from=source %s/%s %s/%s"):format(svc.workdir, k, svc.workdir, k)
+    end
   else
     final = { "FROM source" }
   end
@@ -297,7 +345,7 @@ function M.service(name)
     local svc = normalise(name, spec, 2)
     local check = name .. "/lock"
     declare("cmd", check, {
-      desc = "the lock file matches pyproject.toml",
+      desc = svc.manager.check_desc,
       inputs = svc.manager.manifests(svc),
       run = svc.manager.check(svc),
     }, svc, where)
@@ -322,6 +370,9 @@ function M.service(name)
       if variant == "prod" then
         first = { "FROM {{dep:" .. v .. "/source}} AS build", "FROM {{dep:" .. base .. "}}",
                   ("COPY --from=build %s %s"):format(svc.venv, svc.venv) }
+        for _, k in ipairs(svc.keep) do -- project files prod needs besides the venv
+          first[#first + 1] = ("COPY --from=build %s/%s %s/%s"):format(svc.workdir, k, svc.workdir, k)
+        end
       else
         first = { "FROM {{dep:" .. v .. "/source}}" }
       end
@@ -332,10 +383,11 @@ function M.service(name)
         dockerfile = text(first, entry_lines(svc, variant)),
         tags = { svc.tags[variant] },
       }, svc, where)
-      recipe.set_gen(v, { [variant == "prod" and "Dockerfile" or "Dockerfile.dev"] = standalone(svc, variant),
-                          ["start.sh"] = start })
-      groups[variant][#groups[variant] + 1] = v
-      groups.all[#groups.all + 1] = v
+      recipe.set_gen(v, { [gen_name(svc, variant)] = standalone(svc, variant), ["start.sh"] = start })
+      if svc.in_groups then
+        groups[variant][#groups[variant] + 1] = v
+        groups.all[#groups.all + 1] = v
+      end
     end
     recipe.at_end(declare_groups)
     return name

@@ -30,10 +30,10 @@ def engine():
 class Lab(Project):
     """The LabLink example copied into a temp folder, built against the engine."""
 
-    def __init__(self, root, side, engine):
+    def __init__(self, root, side, engine, example="lablink"):
         self.root, self.side, self.dbx = root, side, dbx_path()
         side.mkdir(parents=True, exist_ok=True)
-        copy_example("lablink", root)
+        copy_example(example, root)
         self.engine = engine
         self.docker_log = side / "docker-calls"
         self.wrapper = docker_wrapper(side / "bin", self.docker_log)
