@@ -10,11 +10,11 @@ local pip = {
   cache = "/root/.cache/pip",
 }
 
-local function has(svc, file) return core.read(svc.dir, file) ~= nil end
+local function has(svc, file) return core.read(svc.dir, svc.at(file)) ~= nil end
 
 function pip.manifests(svc)
-  local files = { "requirements.txt", "constraints.txt" }
-  if has(svc, "requirements-dev.txt") then files[#files + 1] = "requirements-dev.txt" end
+  local files = { svc.at("requirements.txt"), svc.at("constraints.txt") }
+  if has(svc, "requirements-dev.txt") then files[#files + 1] = svc.at("requirements-dev.txt") end
   return files
 end
 
@@ -56,7 +56,7 @@ print("every requirement of %s is pinned in %s" % (sys.argv[1], sys.argv[2]))
 ]==]
 
 function pip.check(svc)
-  return { "python3", "-c", CHECK, "requirements.txt", "constraints.txt" }
+  return { "python3", "-c", CHECK, svc.at("requirements.txt"), svc.at("constraints.txt") }
 end
 
 return pip

@@ -10,7 +10,7 @@ local poetry = {
 }
 
 function poetry.manifests(svc)
-  local files = { "pyproject.toml", "poetry.lock" }
+  local files = { svc.at("pyproject.toml"), svc.at("poetry.lock") }
   for _, m in ipairs(svc.members or {}) do files[#files + 1] = m .. "/pyproject.toml" end
   return files
 end
@@ -47,7 +47,7 @@ function poetry.install_project(svc, variant)
 end
 
 function poetry.check(svc)
-  return { "poetry", "check", "--lock" }
+  return { "poetry", "-C", svc.project, "check", "--lock" }
 end
 
 return poetry

@@ -11,7 +11,7 @@ local uv = {
 
 -- Files the deps layer needs: the manifest and the lock, nothing else.
 function uv.manifests(svc)
-  local files = { "pyproject.toml", "uv.lock" }
+  local files = { svc.at("pyproject.toml"), svc.at("uv.lock") }
   for _, m in ipairs(svc.members or {}) do files[#files + 1] = m .. "/pyproject.toml" end
   return files
 end
@@ -45,7 +45,8 @@ end
 
 -- The host-side freshness check of the lock file.
 function uv.check(svc)
-  return { "sh", "-c", "uv lock --check || { echo 'the lock file is out of date: run `uv lock`' >&2; exit 1; }" }
+  return { "sh", "-c", "uv lock --check --project \"$1\" || { echo 'the lock file is out of date: run `uv lock`' >&2; exit 1; }",
+           "uv-lock-check", svc.project }
 end
 
 return uv

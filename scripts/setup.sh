@@ -41,7 +41,10 @@ for tool in pdm poetry; do
     echo "setup: installing $tool $want"
     rm -rf "/opt/dbx-tools/$tool"
     python3 -m venv "/opt/dbx-tools/$tool"
-    "/opt/dbx-tools/$tool/bin/pip" install -q "$tool==$want"
+    extra=()
+    # pdm 2.26 breaks with unearth 0.19 (TypeError in `pdm lock`/`pdm install`)
+    [ "$tool" = pdm ] && extra=("unearth<0.19")
+    "/opt/dbx-tools/$tool/bin/pip" install -q "$tool==$want" "${extra[@]}"
     ln -sf "/opt/dbx-tools/$tool/bin/$tool" "/usr/local/bin/$tool"
   fi
 done

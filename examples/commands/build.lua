@@ -23,4 +23,4 @@ target "report" {
   outputs = { "out/report.txt" },
 }
 
-group "default" { "report" }
+group "commands" { "report" }

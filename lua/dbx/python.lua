@@ -16,7 +16,7 @@ local recipe = require "dbx.recipe"
 
 local M = {}
 
-local MANAGERS = { "uv", "poetry", "pip" }  -- each is recipes/NAME.lua
+local MANAGERS = { "uv", "pdm", "poetry", "pip" }  -- each is recipes/NAME.lua
 local apt = require "dbx.recipes.apt"
 local LOCKS = { { "uv.lock", "uv" }, { "pdm.lock", "pdm" }, { "poetry.lock", "poetry" },
                 { "requirements.txt", "pip" } }
@@ -28,7 +28,7 @@ local FIELDS = {
   sources = "list", members = "list", tags = "table", network = "string", uv_image = "string",
   labels = "map", stop_signal = "string", manager_version = "string", dirs = "list",
   entrypoint = "list", keep = "list", health_interval = "string", health_when = "map",
-  in_groups = "boolean",
+  in_groups = "boolean", project = "string", expose = "list",
 }
 
 local groups = { prod = {}, dev = {}, all = {} }
@@ -70,7 +70,8 @@ end
 
 -- Whether the project has file (reading it makes it an input of the recipe).
 local function has_file(svc, file)
-  return require("dbx.core").read(svc.dir, file) ~= nil
+  local p = svc.project and svc.project ~= "." and (svc.project .. "/" .. file) or file
+  return require("dbx.core").read(svc.dir, p) ~= nil
 end
 
 -- Pick the package manager from the lock files present.
@@ -125,6 +126,9 @@ local function normalise(name, spec, level)
     cmd = spec.cmd,
     sources = spec.sources or { "**" },
     members = spec.members or {},
+    -- where pyproject.toml and the lock are, inside dir (a monorepo's service)
+    project = spec.project or ".",
+    expose = spec.expose or {},
     network = spec.network,
     labels = spec.labels or {},
     uv_image = spec.uv_image,
@@ -139,6 +143,22 @@ local function normalise(name, spec, level)
     -- KeyboardInterrupt, so the container stops at once either way
     stop_signal = spec.stop_signal or "SIGINT",
   }
+  for _, p in ipairs({ svc.project, table.unpack(svc.members) }) do
+    if p:find("%.%.") or p:match("^/") or not p:match("^[%w%._/%-]+$") then
+      fail(("python.service '%s': '%s' must be a plain folder inside dir"):format(name, p), level)
+    end
+  end
+  -- the path of a project file inside dir
+  svc.at = function(file) return svc.project == "." and file or (svc.project .. "/" .. file) end
+  if not spec.sources then
+    if svc.project == "." then
+      svc.sources = { "**" }
+    else
+      svc.sources = {}
+      for _, m in ipairs(svc.members) do svc.sources[#svc.sources + 1] = m .. "/**" end
+      svc.sources[#svc.sources + 1] = svc.project .. "/**"
+    end
+  end
   svc.base = spec.base or ("python:" .. svc.python .. "-slim")
   svc.venv = spec.venv or (svc.workdir .. "/.venv")
   svc.dev = { extras = (spec.dev or {}).extras or {}, groups = (spec.dev or {}).groups or {},
@@ -229,12 +249,19 @@ local function deps_lines(svc, variant)
     local destdir = f:match("^(.*)/[^/]*$")
     l[#l + 1] = ("COPY %s %s/%s"):format(f, svc.workdir, destdir and (destdir .. "/") or "")
   end
+  if svc.project ~= "." then l[#l + 1] = ("WORKDIR %s/%s"):format(svc.workdir, svc.project) end
   l[#l + 1] = ("RUN --mount=type=cache,target=%s \\\n    %s"):format(m.cache, m.install_deps(svc, variant))
   return l
 end
 
 local function source_lines(svc, variant)
-  local l = { ("COPY . %s"):format(svc.workdir) }
+  local l = {}
+  if svc.project == "." and #svc.members == 0 then
+    l[1] = ("COPY . %s"):format(svc.workdir)
+  else -- the shared members' source before the project's, as they change less often
+    for _, p in ipairs(svc.members) do l[#l + 1] = ("COPY %s %s/%s"):format(p, svc.workdir, p) end
+    l[#l + 1] = ("COPY %s %s/%s"):format(svc.project, svc.workdir, svc.project)
+  end
   local install = svc.manager.install_project(svc, variant)
   if install then
     l[#l + 1] = ("RUN --mount=type=cache,target=%s \\\n    %s"):format(svc.manager.cache, install)
@@ -256,7 +283,10 @@ local function entry_lines(svc, variant)
     ("LABEL dbx.service=%q dbx.variant=%q"):format(svc.name, variant),
   }
   for _, k in ipairs(keys_of(svc.labels)) do l[#l + 1] = ("LABEL %s=%q"):format(k, svc.labels[k]) end
-  if svc.port then l[#l + 1] = "EXPOSE " .. svc.port end
+  local ports = {}
+  if svc.port then ports[1] = tostring(svc.port) end
+  for _, p in ipairs(svc.expose) do ports[#ports + 1] = tostring(math.tointeger(p) or p) end
+  if #ports > 0 then l[#l + 1] = "EXPOSE " .. table.concat(ports, " ") end
   if svc.health then
     -- health_when = { MODE = "api" }: only a container started that way is probed
     local cond = {}
@@ -271,6 +301,7 @@ local function entry_lines(svc, variant)
     l[#l + 1] = ("HEALTHCHECK --interval=%s --timeout=3s --start-period=5s --retries=3 \\\n    CMD ")
       :format(svc.health_interval) .. json_list({ svc.venv .. "/bin/python", "-c", probe })
   end
+  if svc.project ~= "." then l[#l + 1] = ("WORKDIR %s/%s"):format(svc.workdir, svc.project) end
   l[#l + 1] = "STOPSIGNAL " .. svc.stop_signal
   l[#l + 1] = "USER " .. svc.user
   local entry = { svc.workdir .. "/start.sh" }

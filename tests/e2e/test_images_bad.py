@@ -49,7 +49,7 @@ def test_unknown_manager(proj):
     service(proj, 'manager = "conda",')
     r = proj.run("build", "prod")
     assert r.code == 2, r
-    assert "build.lua:2: python.service 'svc': unknown manager 'conda' (this dbx knows: uv, poetry, pip)" in r.err, r
+    assert "build.lua:2: python.service 'svc': unknown manager 'conda' (this dbx knows: uv, pdm, poetry, pip)" in r.err, r
 
 
 def test_missing_lock_file(proj):
