@@ -361,16 +361,43 @@ static int cmd_init(const struct opts *o) {
     fprintf(stderr, "dbx: error: %s/build.lua exists; dbx init does not overwrite it (move it away first)\n", dir);
     return 2;
   }
-  char *text = NULL, *err = NULL;
-  if (recipe_init_text("", &text, &err) < 0) {
-    fprintf(stderr, "dbx: error: %s: %s\n", dir, err);
+  char *text = NULL, *err = NULL, *where = xstrdup(dir), *rel = xstrdup("");
+  int up = recipe_init_text("", &text, &err);
+  if (up > 0) {
+    /* a monorepo member: write the recipe where its local packages are inside */
+    char here[4096], root[4096];
+    if (!getcwd(here, sizeof here)) here[0] = 0;
+    for (int i = 0; i < up; i++)
+      if (chdir("..") < 0) break;
+    if (!getcwd(root, sizeof root)) root[0] = 0;
+    size_t n = strlen(root);
+    free(rel);
+    rel = xstrdup(strncmp(here, root, n) == 0 && here[n] == '/' ? here + n + 1 : "");
+    free(where);
+    where = xasprintf("%s/%.*s", dir, up * 3 - 1, "../../../../../../../../../../../../../../../");
+    up = *rel ? recipe_init_text(rel, &text, &err) : -1;
+    if (!*rel && !err) err = xstrdup("its local packages reach outside every folder above it");
+  }
+  if (up != 0) {
+    fprintf(stderr, "dbx: error: %s: %s\n", dir, err ? err : "dbx init failed");
     free(err);
+    free(where);
+    free(rel);
+    return 2;
+  }
+  if (stat("build.lua", &st) == 0) {
+    fprintf(stderr, "dbx: error: %s/build.lua exists; dbx init does not overwrite it (move it away first)\n", where);
+    free(text);
+    free(where);
+    free(rel);
     return 2;
   }
   int rc = write_file_atomic("build.lua", text, strlen(text));
-  if (rc < 0) fprintf(stderr, "dbx: error: cannot write %s/build.lua: %s\n", dir, strerror(-rc));
-  else printf("wrote %s/build.lua:\n\n%s", dir, text);
+  if (rc < 0) fprintf(stderr, "dbx: error: cannot write %s/build.lua: %s\n", where, strerror(-rc));
+  else printf("wrote %s/build.lua:\n\n%s", where, text);
   free(text);
+  free(where);
+  free(rel);
   return rc < 0 ? 1 : 0;
 }
 

@@ -589,12 +589,14 @@ int recipe_init_text(const char *dir, char **text, char **err) {
     *err = xstrdup("cannot start Lua");
     goto out;
   }
-  if (call_module(L, "dbx.init", "generate", dir, 2, err) != LUA_OK) goto out;
-  if (lua_isstring(L, -2)) {
-    *text = xstrdup(lua_tostring(L, -2));
+  if (call_module(L, "dbx.init", "generate", dir, 3, err) != LUA_OK) goto out;
+  if (lua_isstring(L, -3)) {
+    *text = xstrdup(lua_tostring(L, -3));
     rc = 0;
+  } else if (lua_isstring(L, -2) && strcmp(lua_tostring(L, -2), "up") == 0 && lua_isinteger(L, -1)) {
+    rc = (int)lua_tointeger(L, -1); /* the recipe belongs that many folders up */
   } else {
-    *err = xstrdup(lua_isstring(L, -1) ? lua_tostring(L, -1) : "dbx init failed");
+    *err = xstrdup(lua_isstring(L, -2) ? lua_tostring(L, -2) : "dbx init failed");
   }
 out:
   if (L) lua_close(L);

@@ -6,6 +6,7 @@
 # repository ($DBX_STANDIN_CACHE, default /var/cache/dbx-standins).
 #
 #   python:3.11-slim, python:3.11-slim-bookworm      python3 3.11, venv, pip
+#   python:3.10-slim, python:3.12-slim               the same 3.11, under the names recipes use
 #   ghcr.io/astral-sh/uv:python3.11-bookworm-slim    the same with uv in /usr/local/bin
 #
 # Certificate authorities the host trusts beyond Debian's (a TLS-inspecting
@@ -22,7 +23,7 @@ CACHE="${DBX_STANDIN_CACHE:-/var/cache/dbx-standins}"
 DOCKER="${DOCKER:-/usr/bin/docker}"
 UV_VERSION="${DBX_UV_VERSION:-$(cat "$(dirname "$0")/uv-version")}"
 MIRROR="${DBX_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
-PY_TAGS=(python:3.11-slim python:3.11-slim-bookworm)
+PY_TAGS=(python:3.11-slim python:3.11-slim-bookworm python:3.10-slim python:3.12-slim)
 UV_TAG=ghcr.io/astral-sh/uv:python3.11-bookworm-slim
 
 say() { printf 'standins: %s\n' "$*" >&2; }

@@ -56,9 +56,11 @@ local FRAMEWORKS = {
   { dep = "flask", port = 5000 },
 }
 
--- Look through the project's Python files for a health route and a default port.
-local function scan_source(dir)
+-- Look through the project's (and its members') Python files for a health
+-- route and a default port.
+local function scan_source(dirs)
   local health, port
+  for _, dir in ipairs(dirs) do
   for _, f in ipairs(core.glob(dir, "**/*.py")) do
     if not f:match("^%.venv/") and not f:match("^tests?/") then
       local text = core.read(dir, f) or ""
@@ -68,9 +70,32 @@ local function scan_source(dir)
         end
       end
       port = port or tonumber(text:match('PORT["\']%s*,%s*["\']?(%d%d%d%d?%d?)'))
+        or tonumber(text:match("PORT%s*=%s*(%d%d%d%d?%d?)"))
     end
   end
+  end
   return health, port
+end
+
+-- Local path dependencies, as written relative to the project: PEP 508
+-- "name @ file:///${PROJECT_ROOT}/REL" (pdm), and path = "REL" tables
+-- (poetry, uv sources).
+local function path_deps(text)
+  local out = {}
+  for rel in text:gmatch("file:///%${PROJECT_ROOT}/([^\"'%s,]+)") do out[#out + 1] = rel end
+  for rel in text:gmatch('path%s*=%s*"([^"]+)"') do out[#out + 1] = rel end
+  return out
+end
+
+-- How many folders above the project its path dependencies reach (0: none).
+local function reach(deps)
+  local up = 0
+  for _, rel in ipairs(deps) do
+    local n = 0
+    for _ in rel:gmatch("%.%./") do n = n + 1 end
+    up = math.max(up, n)
+  end
+  return up
 end
 
 local MANAGERS = { { "uv.lock", "uv" }, { "pdm.lock", "pdm" }, { "poetry.lock", "poetry" },
@@ -82,6 +107,16 @@ function M.generate(dir)
   local text = core.read(dir, "pyproject.toml")
   if not text and not has(dir, "requirements.txt") then
     return nil, "no Python project here: there is no pyproject.toml or requirements.txt"
+  end
+  local deps_local = path_deps(text or "")
+  if dir == "" and reach(deps_local) > 0 then
+    -- a monorepo member: the recipe goes where its path dependencies are reachable
+    return nil, "up", reach(deps_local)
+  end
+  local members = {}
+  for _, rel in ipairs(deps_local) do
+    local m = core.norm(dir, rel)
+    if m then members[#members + 1] = m end
   end
   local toml = parse_toml(text or "")
   local project = toml.project or {}
@@ -98,11 +133,19 @@ function M.generate(dir)
   local scripts = sorted_keys(toml["project.scripts"])
   local deps = table.concat(project.dependencies or {}, " "):lower()
   for k in pairs(toml["tool.poetry.dependencies"] or {}) do deps = deps .. " " .. k:lower() end
+  deps = deps .. " " .. (core.read(dir, "requirements.txt") or ""):lower()
+  -- wheels known to need Debian libraries at run time
+  local apt = {}
+  if deps:find("opencv%-python") or deps:find("opencv%-contrib%-python") or deps:find("mediapipe") then
+    apt = { "libgl1", "libglib2.0-0" }
+  end
   local fw
   for _, f in ipairs(FRAMEWORKS) do
     if not fw and deps:find(f.dep, 1, true) then fw = f end
   end
-  local health, port = scan_source(dir)
+  local scan = { dir }
+  for _, m in ipairs(members) do scan[#scan + 1] = m end
+  local health, port = scan_source(scan)
   health = health or (fw and fw.health)
   port = port or (fw and fw.port)
   -- the console script named like the project, else one that names a server, else the first
@@ -138,6 +181,11 @@ function M.generate(dir)
     "  -- from requires-python",
     ('  python = "%s",'):format(py),
   }
+  if dir ~= "" then
+    table.insert(l, 7, "  -- the project inside this monorepo, and the local packages it depends on")
+    table.insert(l, 8, ('  project = "%s",'):format(dir))
+    if #members > 0 then table.insert(l, 9, ('  members = { "%s" },'):format(table.concat(members, '", "'))) end
+  end
   local others = {}
   for _, sname in ipairs(scripts) do
     if sname ~= main then others[#others + 1] = sname end
@@ -160,6 +208,10 @@ function M.generate(dir)
     l[#l + 1] = ('  health = "%s",'):format(health)
   else
     l[#l + 1] = '  -- health = "/health",  -- an HTTP path for the HEALTHCHECK'
+  end
+  if #apt > 0 then
+    l[#l + 1] = "  -- Debian libraries its wheels load (OpenCV: libGL, GLib)"
+    l[#l + 1] = ('  apt = { "%s" },'):format(table.concat(apt, '", "'))
   end
   if #dev_extras > 0 then
     l[#l + 1] = ('  dev = { extras = { "%s" } },'):format(table.concat(dev_extras, '", "'))

@@ -5,6 +5,8 @@ import json
 import shutil
 import time
 
+import pytest
+
 from dbxtest import REPO
 from test_images_bad import proj  # noqa: F401  (fixture)
 from test_lablink import engine  # noqa: F401  (fixture)
@@ -61,3 +63,26 @@ def test_init_without_a_lock_file(proj):  # noqa: F811
     proj.write("app/pyproject.toml", '[project]\nname = "x"\nversion = "1"\n')
     r = proj.run("init", "app")
     assert r.code == 2 and "no lock file here" in r.err, r
+
+
+@pytest.mark.parametrize("example, subdir, recipe_dir, image", [
+    ("strain-seer", ".", "ex", "strain-seer:prod"),
+    ("postura", "postura", "ex/postura", "postura:prod"),
+    # a monorepo service: the recipe goes where its local packages are inside
+    ("huleedu", "services/identity_service", "ex", "identity-service:prod"),
+])
+def test_init_on_each_example_builds_a_healthy_image(proj, engine, example, subdir, recipe_dir, image):  # noqa: F811
+    """The example's project without its build.lua: `dbx init` writes one that
+    builds, and the container (on the ports its code defaults to) turns healthy."""
+    shutil.copytree(REPO / "examples" / example, proj.path("ex"),
+                    ignore=shutil.ignore_patterns("build.lua", ".dbx", "Dockerfile*", "start.sh"))
+    r = proj.run("init", f"ex/{subdir}")
+    assert r.code == 0, r
+    assert proj.exists(f"{recipe_dir}/build.lua"), r
+    r = proj.run("-C", recipe_dir, "build", "prod", timeout=1800)
+    assert r.code == 0, r
+    cid = engine.run_detached(image)
+    try:
+        wait_healthy(engine, cid, timeout=180)
+    finally:
+        engine.remove(cid)
