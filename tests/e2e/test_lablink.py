@@ -31,9 +31,13 @@ class Lab(Project):
     """The LabLink example copied into a temp folder, built against the engine."""
 
     def __init__(self, root, side, engine, example="lablink"):
+        """root gets a copy of examples/EXAMPLE (nothing when example is None)."""
         self.root, self.side, self.dbx = root, side, dbx_path()
         side.mkdir(parents=True, exist_ok=True)
-        copy_example(example, root)
+        if example:
+            copy_example(example, root)
+        else:
+            root.mkdir(parents=True, exist_ok=True)
         self.engine = engine
         self.docker_log = side / "docker-calls"
         self.wrapper = docker_wrapper(side / "bin", self.docker_log)
