@@ -278,3 +278,10 @@ def test_engine_gone_mid_build_fails_cleanly_and_the_next_build_recovers(proj, e
     assert r2.done["status"] == "ok", r2
     assert r2.status["first"] == "cached" and r2.status["host-side"] == "cached", r2
     assert r2.status["slow"] == "built", r2
+
+
+def test_unknown_apt_package_is_named(proj):
+    service(proj, 'apt = { "curl", "no-such-package-dbx" },')
+    r = proj.build("svc/base")
+    assert r.code == 1, r
+    assert "E: Unable to locate package no-such-package-dbx" in r.error_of("svc/base"), r
