@@ -6,18 +6,9 @@
 #define SHA_ABC "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
 #define SHA_EMPTY "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
-static int setup(void **state) {
-  ut_tmpdir *t = xcalloc(1, sizeof *t);
-  if (ut_tmpdir_open(t, 1) < 0) return -1;
-  *state = t;
-  return 0;
-}
+static int setup(void **state) { return ut_setup_tmpdir(state); }
 
-static int teardown(void **state) {
-  ut_tmpdir_close(*state);
-  free(*state);
-  return 0;
-}
+static int teardown(void **state) { return ut_teardown_tmpdir(state); }
 
 static void hex_of(const char *data, char hex[HASH_HEX]) {
   unsigned char d[HASH_LEN];

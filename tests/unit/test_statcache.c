@@ -11,18 +11,9 @@
 #define CACHE "statcache"
 #define OLD_NS ((int64_t)1600000000 * 1000000000) /* 2020: older than any cache stamp */
 
-static int setup(void **state) {
-  ut_tmpdir *t = xcalloc(1, sizeof *t);
-  if (ut_tmpdir_open(t, 1) < 0) return -1;
-  *state = t;
-  return 0;
-}
+static int setup(void **state) { return ut_setup_tmpdir(state); }
 
-static int teardown(void **state) {
-  ut_tmpdir_close(*state);
-  free(*state);
-  return 0;
-}
+static int teardown(void **state) { return ut_teardown_tmpdir(state); }
 
 /* Digest path through the cache; returns whether its bytes were read. */
 static int hash_through(statcache *c, const char *path, unsigned char digest[HASH_LEN]) {

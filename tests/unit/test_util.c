@@ -3,18 +3,9 @@
 
 #include <dirent.h>
 
-static int setup(void **state) {
-  ut_tmpdir *t = xcalloc(1, sizeof *t);
-  if (ut_tmpdir_open(t, 1) < 0) return -1;
-  *state = t;
-  return 0;
-}
+static int setup(void **state) { return ut_setup_tmpdir(state); }
 
-static int teardown(void **state) {
-  ut_tmpdir_close(*state);
-  free(*state);
-  return 0;
-}
+static int teardown(void **state) { return ut_teardown_tmpdir(state); }
 
 static void asprintf_handles_long_output(void **state) {
   (void)state;

@@ -60,6 +60,20 @@ static inline void ut_tmpdir_close(ut_tmpdir *t) {
 }
 
 /* Write text to path (relative to the current folder), making its folders. */
+/* cmocka fixtures: a fresh temp folder per test, entered; removed after. */
+static inline int ut_setup_tmpdir(void **state) {
+  ut_tmpdir *t = xcalloc(1, sizeof *t);
+  if (ut_tmpdir_open(t, 1) < 0) return -1;
+  *state = t;
+  return 0;
+}
+
+static inline int ut_teardown_tmpdir(void **state) {
+  ut_tmpdir_close(*state);
+  free(*state);
+  return 0;
+}
+
 static inline void ut_put(const char *path, const char *text) {
   char *dir = xstrdup(path);
   char *slash = strrchr(dir, '/');
