@@ -26,7 +26,7 @@ OBJS    := $(MODULES:%=$(BUILD)/%.o) $(BUILD)/embedded.o
 UNIT    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
 .PHONY: all setup test test-unit test-e2e demo install clean bench
-all: dbx
+all: dbx dbx-init
 
 # Installs missing Debian packages and Python test tools; quiet when all is there.
 setup:
@@ -45,6 +45,13 @@ $(BUILD)/libdbx.a: $(OBJS)
 $(BUILD)/%.o: core/%.c | $(BUILD)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
+# The PID 1 of dev images: static, so it runs in any base image.
+dbx-init: $(BUILD)/dbx-init
+	cp $< $@.tmp && mv -f $@.tmp $@
+
+$(BUILD)/dbx-init: init/dbx-init.c | $(BUILD)
+	$(CC) -O2 -std=c11 -Wall -Wextra -Werror -static -o $@ $<
+
 $(BUILD)/embed: tools/embed.c | $(BUILD)
 	$(CC) -O2 -o $@ $<
 
@@ -62,7 +69,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libdbx.a
 	$(CC) $(CFLAGS) -iquote core $(shell pkg-config --cflags cmocka) $(LDFLAGS) -o $@ $^ \
 	  $(shell pkg-config --libs cmocka) $(LDLIBS)
 
-test-unit: setup $(UNIT)
+test-unit: setup $(UNIT) $(BUILD)/dbx-init
 	@fail=0; for t in $(UNIT); do \
 	  ( cd $(BUILD)/tests && ./$$(basename $$t) ) || fail=1; \
 	done; exit $$fail
@@ -83,11 +90,12 @@ demo: setup dbx
 bench: dbx
 	bench/noop
 
-install: dbx
+install: dbx dbx-init
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 dbx $(DESTDIR)$(PREFIX)/bin/dbx
+	install -m 755 dbx-init $(DESTDIR)$(PREFIX)/bin/dbx-init
 
 clean:
-	rm -rf build build-san dbx
+	rm -rf build build-san dbx dbx-init
 
 -include $(OBJS:.o=.d) $(BUILD)/main.d
