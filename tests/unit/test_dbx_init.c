@@ -44,9 +44,20 @@ static int wait_lines(const char *path, size_t n, int ms) {
   return 0;
 }
 
+/* Kill dbx-init and every app process group it started (their pids, which
+ * are also their group ids, are in "pids" when the app wrote it): on the host,
+ * unlike in a container, killing dbx-init alone would leave the app running. */
 static void stop(pid_t pid) {
   kill(pid, SIGKILL);
   waitpid(pid, NULL, 0);
+  char *s = ut_exists("pids") ? ut_slurp("pids") : NULL;
+  for (char *p = s; p && *p;) {
+    long g = strtol(p, &p, 10);
+    if (g > 1) kill((pid_t)-g, SIGKILL);
+    while (*p == '\n' || *p == ' ') p++;
+    if (g <= 0) break;
+  }
+  free(s);
 }
 
 static void exit_status_is_the_apps(void **state) {
