@@ -33,7 +33,6 @@ struct job {
   proc *p;
   imagebuild *ib;
   strbuf line;              /* output not yet ending in a newline */
-  char *error;
 };
 
 struct build {
@@ -48,7 +47,7 @@ struct build {
   size_t *job_of;           /* graph index -> job index + 1 (0: not in this run) */
   map *producer;            /* output path -> struct job * */
   uv_signal_t sigint, sigterm;
-  int interrupted, plan_failed, lockfd;
+  int interrupted, lockfd;
   char *plan_error;
   size_t built, cached, failed, skipped;
   uint64_t t0;

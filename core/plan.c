@@ -134,7 +134,6 @@ static hash_item *find_item(struct build *b, const char *path) { return map_get(
 static void plan_fail(struct build *b, char *msg) {
   if (!b->plan_error) b->plan_error = msg;
   else free(msg);
-  b->plan_failed = 1;
 }
 
 /* Give each job its digests from the plan-time items; missing files that some
@@ -270,7 +269,7 @@ int plan_run(struct build *b, const size_t *roots, size_t nroots) {
     on_plan_hashed(b, b->items, b->nitems);
   }
   uv_run(b->loop, UV_RUN_DEFAULT);
-  return b->plan_failed ? -1 : 0;
+  return b->plan_error ? -1 : 0;
 }
 
 int plan_open(struct build *b, uv_loop_t *loop, graph *g, const build_opts *o) {

@@ -31,7 +31,6 @@ struct state {
   size_t bytes;
   unsigned long long steps;
   int exceeded; /* the step limit was hit: every pcall re-raises from now on */
-  strvec override_bufs; /* DBX_LUA_PATH files read, kept alive */
 };
 
 static struct state *get_state(lua_State *L) {
@@ -576,7 +575,6 @@ int recipe_load(const char *file, graph *g, const recipe_limits *lim, char **err
   rc = to_graph(L, g, err);
 out:
   lua_close(L);
-  sv_free(&st.override_bufs);
   return rc;
 }
 

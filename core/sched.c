@@ -26,7 +26,7 @@ struct sched {
   struct pool *pools;
   int npools;
   unsigned jobs;
-  int keep_going, stopped, reported, started;
+  int keep_going, stopped, reported;
   sched_ops ops;
   void *ud;
 };
@@ -137,7 +137,6 @@ static void pump(uv_idle_t *h) {
 }
 
 void sched_run(sched *s) {
-  s->started = 1;
   for (size_t i = 0; i < s->n; i++)
     if (s->nodes[i].pending == 0 && s->nodes[i].state == WAITING) make_ready(s, i);
   kick(s);
