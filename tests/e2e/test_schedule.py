@@ -260,3 +260,18 @@ def test_sigint_kills_a_child_that_ignores_term(project):
     assert_all_gone(pids)
     r2 = project.build("quick")
     assert r2.status == {"quick": "cached"}, r2
+
+
+def test_second_dbx_in_the_same_project_waits_for_the_first(project):
+    """Two builds at once never interleave: the second says it waits, and runs
+    once the first is done (finding everything built)."""
+    project.recipe(f'''\
+        target "slow" {{ run = {sh('sleep 1.5; echo done > out.txt')}, outputs = {{ "out.txt" }} }}
+        ''')
+    first = project.spawn()
+    first.wait_event(lambda e: e["event"] == "start" and e["target"] == "slow")
+    second = project.build()
+    r1 = first.finish()
+    assert r1.status == {"slow": "built"}, r1
+    assert "another dbx is working in this project" in second.err and "waiting" in second.err, second
+    assert second.status == {"slow": "cached"}, second
