@@ -38,7 +38,7 @@ static struct {
 /* Open libcurl and find its functions; 0, or -1 with *err set (caller frees). */
 static int load_curl(char **err) {
   if (api.loaded) return 0;
-  void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+  void *h = dlopen("libcurl.so.4", RTLD_LAZY | RTLD_LOCAL); /* lazy: most of its symbols are never called */
   if (!h) {
     *err = xasprintf("cannot load libcurl (libcurl.so.4): %s; install it (Debian: apt-get install libcurl4)",
                      dlerror());

@@ -412,7 +412,7 @@ char *image_url_escape(const char *s) {
 
 static void keep(image_index *ix, char *s) { sv_push_own(&ix->owned, s); }
 
-/* Record one image of a listing or an inspection (their fields differ in case). */
+/* Record one inspected image under the name it was asked by, its tags and its dbx.key. */
 static void add_image(image_index *ix, const cJSON *img, const char *asked) {
   const cJSON *id = cJSON_GetObjectItemCaseSensitive(img, "Id");
   if (!cJSON_IsString(id)) return;
@@ -442,7 +442,7 @@ static void add_image(image_index *ix, const cJSON *img, const char *asked) {
 
 struct index_req {
   struct index_load *ld;
-  char *asked; /* the ref inspected, or NULL for the listing */
+  char *asked; /* the ref inspected */
 };
 
 static void on_index(void *ud, long status, const char *body, size_t len) {
@@ -455,17 +455,14 @@ static void on_index(void *ud, long status, const char *body, size_t len) {
     ld->status = status;
   } else if (status == 200) {
     cJSON *j = cJSON_Parse(body);
-    if (rq->asked && cJSON_IsObject(j)) {
+    if (cJSON_IsObject(j)) {
       add_image(ld->ix, j, rq->asked);
-    } else if (!rq->asked && cJSON_IsArray(j)) {
-      const cJSON *img;
-      cJSON_ArrayForEach(img, j) add_image(ld->ix, img, NULL);
     } else if (!ld->err) {
       ld->err = xasprintf("the engine at %s answered with JSON dbx cannot read: %.200s", engine_address(ld->e), body);
       ld->status = -1;
     }
     cJSON_Delete(j);
-  } else if (!(rq->asked && status == 404) && !ld->err) { /* a missing base image is no error here */
+  } else if (status != 404 && !ld->err) { /* a missing image is no error here */
     ld->err = xasprintf("the engine at %s answered %ld: %.200s", engine_address(ld->e), status, body);
     ld->status = status;
   }
@@ -473,25 +470,17 @@ static void on_index(void *ud, long status, const char *body, size_t len) {
   free(rq);
 }
 
-long image_index_load(engine *e, const char *project, const strvec *refs, image_index *ix, char **err) {
-  ix->by_key = map_new();
-  ix->by_tag = map_new();
+long image_index_load(engine *e, const strvec *refs, image_index *ix, char **err) {
+  if (!ix->by_key) {
+    ix->by_key = map_new();
+    ix->by_tag = map_new();
+  }
   struct index_load ld = {ix, e, 0, 200, NULL};
-  char *filter = xasprintf("{\"label\":[\"dbx.project=%s\"]}", project);
-  char *esc = image_url_escape(filter);
-  char *path = xasprintf("/images/json?filters=%s", esc);
-  free(filter);
-  free(esc);
-  struct index_req *rq = xcalloc(1, sizeof *rq);
-  rq->ld = &ld;
-  if (engine_request(e, "GET", path, NULL, on_index, rq) == 0) ld.pending++;
-  else free(rq);
-  free(path);
   for (size_t i = 0; refs && i < refs->n; i++) {
-    rq = xcalloc(1, sizeof *rq);
+    struct index_req *rq = xcalloc(1, sizeof *rq);
     rq->ld = &ld;
     rq->asked = xstrdup(refs->v[i]);
-    path = xasprintf("/images/%s/json", refs->v[i]);
+    char *path = xasprintf("/images/%s/json", refs->v[i]);
     if (engine_request(e, "GET", path, NULL, on_index, rq) == 0) ld.pending++;
     else {
       free(rq->asked);

@@ -57,12 +57,12 @@ typedef struct {
   strvec owned; /* the strings both maps point to */
 } image_index;
 
-/* Fill ix from the engine with requests sent together and answered in
- * parallel: one listing of the images labelled dbx.project=project, and one
- * inspection per name in refs (the base images Dockerfiles take from outside).
- * 200, or the failing HTTP status or a negative number when the engine did not
- * answer, with *err set (caller frees). */
-long image_index_load(engine *e, const char *project, const strvec *refs, image_index *ix, char **err);
+/* Add to ix what the engine knows of each image in refs, inspected
+ * concurrently: the ref's id (by_tag) and, when it carries a dbx.key label,
+ * that key (by_key). A missing image is no error. 200, or the failing HTTP
+ * status or a negative number when the engine did not answer, with *err set
+ * (caller frees). */
+long image_index_load(engine *e, const strvec *refs, image_index *ix, char **err);
 /* The id of the image ref names ("name" meaning "name:latest"), or NULL when
  * the engine lacks it. A ref by digest ("name@sha256:...") is taken as it is. */
 const char *image_index_lookup(const image_index *ix, const char *ref);
