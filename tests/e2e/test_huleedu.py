@@ -7,19 +7,14 @@ import time
 import pytest
 
 from engine import free_port, wait_http
-from test_lablink import Lab, engine  # noqa: F401  (fixture)
+from test_lablink import built_example, engine  # noqa: F401  (fixture)
 
 SERVICES = {"identity-service": (7005, 9097), "content-service": (7006, 9098)}
 
 
 @pytest.fixture(scope="module")
 def hule(tmp_path_factory, engine):  # noqa: F811
-    base = tmp_path_factory.mktemp("huleedu")
-    lab = Lab(base / "huleedu", base / "side", engine, example="huleedu")
-    r = lab.build("prod", timeout=1800)
-    assert r.done["status"] == "ok", r
-    lab.first = r
-    return lab
+    return built_example(tmp_path_factory, engine, "huleedu", "prod", timeout=1800)
 
 
 def test_services_and_lock_checks_run_concurrently(hule):

@@ -62,14 +62,20 @@ class Lab(Project):
         self.write(rel, text.replace(old, new, 1), dedent=False)
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory, engine):
-    base = tmp_path_factory.mktemp("lablink")
-    lab = Lab(base / "lablink", base / "side", engine)
-    r = lab.build("all", timeout=900)
+def built_example(tmp_path_factory, engine, example, target, timeout=1800):
+    """examples/EXAMPLE copied to a temp folder and TARGET built there; the
+    first build's result is kept as .first."""
+    base = tmp_path_factory.mktemp(example)
+    lab = Lab(base / example, base / "side", engine, example=example)
+    r = lab.build(target, timeout=timeout)
     assert r.done["status"] == "ok", r
     lab.first = r
     return lab
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, engine):
+    return built_example(tmp_path_factory, engine, "lablink", "all", timeout=900)
 
 
 def inside_prod_checks(engine, image):

@@ -6,16 +6,12 @@ import json
 import pytest
 
 from engine import free_port, wait_http
-from test_lablink import Lab, engine  # noqa: F401  (fixture)
+from test_lablink import built_example, engine  # noqa: F401  (fixture)
 
 
 @pytest.fixture(scope="module")
 def postura(tmp_path_factory, engine):  # noqa: F811
-    base = tmp_path_factory.mktemp("postura")
-    lab = Lab(base / "postura", base / "side", engine, example="postura")
-    r = lab.build("postura/prod", timeout=2400)
-    assert r.done["status"] == "ok", r
-    return lab
+    return built_example(tmp_path_factory, engine, "postura", "postura/prod", timeout=2400)
 
 
 def run(engine, *args, network="none", entrypoint=None):  # noqa: F811

@@ -6,16 +6,12 @@ import json
 import pytest
 
 from engine import free_port, wait_http
-from test_lablink import Lab, engine  # noqa: F401  (fixture)
+from test_lablink import built_example, engine  # noqa: F401  (fixture)
 
 
 @pytest.fixture(scope="module")
 def seer(tmp_path_factory, engine):  # noqa: F811
-    base = tmp_path_factory.mktemp("seer")
-    lab = Lab(base / "strain-seer", base / "side", engine, example="strain-seer")
-    r = lab.build("all", timeout=1800)
-    assert r.done["status"] == "ok", r
-    return lab
+    return built_example(tmp_path_factory, engine, "strain-seer", "all", timeout=1800)
 
 
 def test_prod_container_serves_streamlit_as_appuser(seer, engine):  # noqa: F811
