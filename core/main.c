@@ -434,13 +434,14 @@ int main(int argc, char **argv) {
     sv_free(&o.args);
     return code < 0 ? 0 : code;
   }
-  if (!o.cmd) o.cmd = "build";
-  if (strcmp(o.cmd, "help") == 0 || o.help) {
-    code = cmd_help(strcmp(o.cmd, "help") == 0 ? (o.args.n ? o.args.v[0] : NULL)
-                                               : (o.cmd && find_cmd(o.cmd) && argc > 1 ? o.cmd : NULL));
+  if (o.help || (o.cmd && strcmp(o.cmd, "help") == 0)) {
+    /* dbx --help: the overview; dbx CMD --help and dbx help CMD: that command */
+    const char *topic = !o.cmd ? NULL : strcmp(o.cmd, "help") == 0 ? (o.args.n ? o.args.v[0] : NULL) : o.cmd;
+    code = cmd_help(topic);
     sv_free(&o.args);
     return code;
   }
+  if (!o.cmd) o.cmd = "build";
   if (!o.jobs) {
     unsigned n = uv_available_parallelism();
     o.jobs = n ? n : 1;
