@@ -25,7 +25,7 @@ LUA_SRC := $(wildcard lua/dbx/*.lua) $(wildcard recipes/*.lua)
 OBJS    := $(MODULES:%=$(BUILD)/%.o) $(BUILD)/embedded.o
 UNIT    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all setup test test-unit test-e2e demo install clean bench
+.PHONY: all setup test test-unit test-e2e demo install clean bench fuzz fuzz-setup
 all: dbx dbx-init
 
 # Installs missing Debian packages and Python test tools; quiet when all is there.
@@ -87,6 +87,37 @@ test: test-unit test-e2e
 demo: setup dbx
 	DBX_KEEP_ENGINE=1 DBX_PULL=never scripts/with-engine.sh scripts/demo.sh
 
+# libFuzzer targets (clang, installed by `scripts/setup.sh fuzz`): each runs
+# FUZZ_SECONDS from the seeds in tests/fuzz/corpus/NAME, growing a working
+# corpus in build-fuzz/; a crash stops make and is left in build-fuzz/crash-*.
+FUZZ_SECONDS ?= 30
+FUZZERS := ignore store recipe graphcache
+FUZZ_CFLAGS = -g -O1 -std=c11 -D_GNU_SOURCE -DDBX_FREE_ALL -fsanitize=fuzzer-no-link,address,undefined \
+              $(shell pkg-config --cflags $(PKGS))
+build-fuzz/%.o: core/%.c
+	@mkdir -p build-fuzz
+	clang $(FUZZ_CFLAGS) -c -o $@ $<
+build-fuzz/embedded.o: $(BUILD)/embedded.c
+	@mkdir -p build-fuzz
+	clang $(FUZZ_CFLAGS) -c -o $@ $<
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(MODULES:%=build-fuzz/%.o) build-fuzz/embedded.o
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -iquote core -o $@ $^ $(LDLIBS)
+
+.SECONDARY: $(MODULES:%=build-fuzz/%.o) build-fuzz/embedded.o
+fuzz-setup:
+	@scripts/setup.sh fuzz
+
+fuzz: fuzz-setup $(FUZZERS:%=build-fuzz/fuzz_%)
+	@for f in $(FUZZERS); do \
+	  mkdir -p build-fuzz/corpus-$$f; \
+	  echo "fuzz_$$f: $(FUZZ_SECONDS) s"; \
+	  build-fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
+	    -artifact_prefix=$(CURDIR)/build-fuzz/crash-$$f- $(CURDIR)/build-fuzz/corpus-$$f \
+	    $(CURDIR)/tests/fuzz/corpus/$$f 2>&1 \
+	    | grep -E '^(stat::number_of_executed_units|stat::average_exec_per_sec|==|SUMMARY|Done)' || true; \
+	  ls build-fuzz/crash-$$f-* >/dev/null 2>&1 && { echo "fuzz_$$f found a crash: build-fuzz/crash-$$f-*"; exit 1; }; \
+	done; true
+
 bench: dbx
 	bench/noop
 
@@ -96,6 +127,6 @@ install: dbx dbx-init
 	install -m 755 dbx-init $(DESTDIR)$(PREFIX)/bin/dbx-init
 
 clean:
-	rm -rf build build-san dbx dbx-init
+	rm -rf build build-san build-fuzz dbx dbx-init
 
 -include $(OBJS:.o=.d) $(BUILD)/main.d

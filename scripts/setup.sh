@@ -6,6 +6,9 @@ set -euo pipefail
 debs=(build-essential pkg-config liblua5.4-dev libuv1-dev libcurl4-openssl-dev libssl-dev
       libcjson-dev libcmocka-dev libarchive-dev python3 python3-pip ninja-build)
 
+# `setup.sh fuzz`: also clang and its fuzzer runtime, for `make fuzz`
+[ "${1:-}" = fuzz ] && debs+=(clang libclang-rt-14-dev)
+
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
