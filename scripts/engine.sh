@@ -103,6 +103,10 @@ cmd_stop() {
     say "stopped the private engine (pid $pid)"
   fi
   rm -f "$PIDFILE"
+  # the network namespace mount dockerd leaves in its own exec root
+  for m in "$ROOT"/exec/netns/*; do
+    [ -e "$m" ] && umount "$m" 2>/dev/null || true
+  done
 }
 
 cmd_status() {
