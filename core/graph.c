@@ -79,6 +79,12 @@ void target_param(target *t, const char *name, const char *value) {
   t->nparams++;
 }
 
+const char *target_get_param(const target *t, const char *name) {
+  for (size_t i = 0; i < t->nparams; i++)
+    if (strcmp(t->params[i].name, name) == 0) return t->params[i].value;
+  return NULL;
+}
+
 target *graph_find(const graph *g, const char *name) {
   size_t i = (size_t)map_get(g->byname, name);
   return i ? g->t[i - 1] : NULL;

@@ -57,6 +57,8 @@ void graph_free(graph *g);
 target *graph_add(graph *g, const char *name, target_kind kind, target **clash);
 /* Add a parameter to t (copies both strings); keeps params sorted by name. */
 void target_param(target *t, const char *name, const char *value);
+/* The value of t's param name, or NULL when it has none. */
+const char *target_get_param(const target *t, const char *name);
 /* The target named name, or NULL. */
 target *graph_find(const graph *g, const char *name);
 /* Index of t in g->t. */

@@ -243,9 +243,7 @@ void image_external_refs(const char *df, strvec *out) {
 }
 
 char *image_dockerfile(const target *t, const char *const *dep_tags, char **err) {
-  const char *df = NULL;
-  for (size_t i = 0; i < t->nparams; i++)
-    if (strcmp(t->params[i].name, "dockerfile") == 0) df = t->params[i].value;
+  const char *df = target_get_param(t, "dockerfile");
   if (!df) {
     *err = xasprintf("image '%s' has no Dockerfile", t->name);
     return NULL;

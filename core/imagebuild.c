@@ -196,8 +196,7 @@ int imagebuild_start(const imagebuild_opts *o, const target *t, const char *key,
   /* external images are read off the Dockerfile as written: its {{dep:...}}
    * images are built by this run, never pulled */
   strvec refs = {0};
-  for (size_t i = 0; i < t->nparams; i++)
-    if (strcmp(t->params[i].name, "dockerfile") == 0) image_external_refs(t->params[i].value, &refs);
+  image_external_refs(target_get_param(t, "dockerfile"), &refs);
   const char *pull = getenv("DBX_PULL");
   int never = pull && strcmp(pull, "never") == 0;
   for (size_t i = 0; i < refs.n; i++) {

@@ -32,13 +32,16 @@ static cJSON *project_images(engine *e, const char *project) {
   return list;
 }
 
-/* Open the engine on loop; NULL (message printed) when DOCKER_HOST is unusable. */
+/* Start loop and open the engine on it; NULL (message printed, loop closed)
+ * when DOCKER_HOST is unusable. */
 static engine *open_engine(uv_loop_t *loop) {
   engine *e = NULL;
   char *err = NULL;
+  uv_loop_init(loop);
   if (engine_open(loop, NULL, &e, &err) < 0) {
     fprintf(stderr, "dbx: error: %s\n", err);
     free(err);
+    uv_loop_close(loop);
     return NULL;
   }
   return e;
@@ -52,12 +55,8 @@ static void close_engine(engine *e, uv_loop_t *loop) {
 
 int images_status(void) {
   uv_loop_t loop;
-  uv_loop_init(&loop);
   engine *e = open_engine(&loop);
-  if (!e) {
-    uv_loop_close(&loop);
-    return 2;
-  }
+  if (!e) return 2;
   int code = 2;
   char *project = image_project_name(), *body = NULL;
   long st = engine_call(e, "GET", "/version", NULL, &body);
@@ -95,12 +94,8 @@ out:
 
 int images_remove(void) {
   uv_loop_t loop;
-  uv_loop_init(&loop);
   engine *e = open_engine(&loop);
-  if (!e) {
-    uv_loop_close(&loop);
-    return 2;
-  }
+  if (!e) return 2;
   char *project = image_project_name();
   cJSON *list = project_images(e, project);
   int code = list ? 0 : 2, removed = 0;

@@ -199,21 +199,19 @@ static int find_built_images(struct build *b) {
   return st == 200 ? 0 : -1;
 }
 
+/* Append the external images t's Dockerfile names. */
+static void dockerfile_refs(const target *t, strvec *refs) {
+  const char *df = target_get_param(t, "dockerfile");
+  if (df) image_external_refs(df, refs);
+}
+
 /* The images a Dockerfile takes from outside (FROM python:3.11-slim) are part
  * of what goes into it: their ids become params, so a changed base image
  * rebuilds. Set once per target and run. */
-/* Append the external images t's Dockerfile names. */
-static void dockerfile_refs(const target *t, strvec *refs) {
-  for (size_t i = 0; i < t->nparams; i++)
-    if (strcmp(t->params[i].name, "dockerfile") == 0) image_external_refs(t->params[i].value, refs);
-}
-
 static void key_base_images(struct build *b, target *t) {
-  const char *df = NULL;
-  for (size_t i = 0; i < t->nparams; i++) {
+  for (size_t i = 0; i < t->nparams; i++)
     if (strncmp(t->params[i].name, "from:", 5) == 0) return; /* already set */
-    if (strcmp(t->params[i].name, "dockerfile") == 0) df = t->params[i].value;
-  }
+  const char *df = target_get_param(t, "dockerfile");
   if (!df) return;
   strvec refs = {0};
   image_external_refs(df, &refs);
