@@ -5,22 +5,23 @@
 PREFIX  ?= /usr/local
 CC      ?= cc
 VERSION := 0.1.0
-PKGS    := lua5.4 libuv libcurl libcrypto libcjson
+PKGS    := lua5.4 libuv libcurl libcrypto libcjson libarchive
 SAN     ?= 0
 
 BUILD   := build$(if $(filter 1,$(SAN)),-san,)
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -MMD -MP \
            -DDBX_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-# libcurl is opened at run time by core/engine.c (dlopen), only when an engine is used
-LDLIBS  += $(shell pkg-config --libs $(filter-out libcurl,$(PKGS)) 2>/dev/null) -ldl -lm
+# libcurl and libarchive are opened at run time (dlopen) by core/engine.c and
+# core/tarmem.c, only when they are used
+LDLIBS  += $(shell pkg-config --libs $(filter-out libcurl libarchive,$(PKGS)) 2>/dev/null) -ldl -lm
 ifeq ($(SAN),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined \
            -DDBX_FREE_ALL
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-MODULES := util map hash statcache glob ignore graph key store proc sched term recipe graphcache engine image imagebuild images plan build
+MODULES := util map hash statcache glob ignore graph key store proc sched term recipe graphcache engine image imagebuild images plan build container tarmem watch dev
 LUA_SRC := $(wildcard lua/dbx/*.lua) $(wildcard recipes/*.lua)
 OBJS    := $(MODULES:%=$(BUILD)/%.o) $(BUILD)/embedded.o
 UNIT    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
@@ -50,13 +51,15 @@ dbx-init: $(BUILD)/dbx-init
 	cp $< $@.tmp && mv -f $@.tmp $@
 
 $(BUILD)/dbx-init: init/dbx-init.c | $(BUILD)
-	$(CC) -O2 -std=c11 -Wall -Wextra -Werror -static -o $@ $<
+	$(CC) -O2 -std=c11 -Wall -Wextra -Werror -static -s -o $@ $<
 
 $(BUILD)/embed: tools/embed.c | $(BUILD)
 	$(CC) -O2 -o $@ $<
 
-$(BUILD)/embedded.c: $(BUILD)/embed $(LUA_SRC)
-	$(BUILD)/embed $@ $(foreach f,$(LUA_SRC),$(f)=$(f))
+# dbx dev copies dbx-init and the zygote into dev containers, so dbx carries them
+EMBED_INIT := $(wildcard init/zygote.py)
+$(BUILD)/embedded.c: $(BUILD)/embed $(LUA_SRC) $(EMBED_INIT) $(BUILD)/dbx-init
+	$(BUILD)/embed $@ $(foreach f,$(LUA_SRC) $(EMBED_INIT),$(f)=$(f)) init/dbx-init=$(BUILD)/dbx-init
 
 $(BUILD)/embedded.o: $(BUILD)/embedded.c
 	$(CC) $(CFLAGS) -Wno-overlength-strings -c -o $@ $<
@@ -68,6 +71,9 @@ $(BUILD):
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libdbx.a
 	$(CC) $(CFLAGS) -iquote core $(shell pkg-config --cflags cmocka) $(LDFLAGS) -o $@ $^ \
 	  $(shell pkg-config --libs cmocka) $(LDLIBS)
+
+# this test writes a hostile tar with libarchive itself
+$(BUILD)/tests/test_tarmem: LDLIBS += -larchive
 
 test-unit: setup $(UNIT) $(BUILD)/dbx-init
 	@fail=0; for t in $(UNIT); do \

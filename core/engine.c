@@ -1,7 +1,6 @@
 #include "engine.h"
 
 #include <curl/curl.h>
-#include <dlfcn.h>
 #include <stddef.h>
 #include <openssl/crypto.h>
 #include <stdlib.h>
@@ -38,16 +37,7 @@ static struct {
 /* Open libcurl and find its functions; 0, or -1 with *err set (caller frees). */
 static int load_curl(char **err) {
   if (api.loaded) return 0;
-  void *h = dlopen("libcurl.so.4", RTLD_LAZY | RTLD_LOCAL); /* lazy: most of its symbols are never called */
-  if (!h) {
-    *err = xasprintf("cannot load libcurl (libcurl.so.4): %s; install it (Debian: apt-get install libcurl4)",
-                     dlerror());
-    return -1;
-  }
-  static const struct {
-    const char *name;
-    size_t off;
-  } syms[] = {
+  static const dl_sym syms[] = {
 #define SYM(f) {"curl_" #f, offsetof(__typeof__(api), f)}
       SYM(global_init),     SYM(multi_init),       SYM(multi_setopt),     SYM(multi_socket_action),
       SYM(multi_info_read), SYM(multi_assign),     SYM(multi_add_handle), SYM(multi_remove_handle),
@@ -55,14 +45,7 @@ static int load_curl(char **err) {
       SYM(easy_cleanup),    SYM(easy_strerror),    SYM(slist_append),     SYM(slist_free_all),
 #undef SYM
   };
-  for (size_t i = 0; i < sizeof syms / sizeof *syms; i++) {
-    void *f = dlsym(h, syms[i].name);
-    if (!f) {
-      *err = xasprintf("libcurl.so.4 lacks %s", syms[i].name);
-      return -1;
-    }
-    memcpy((char *)&api + syms[i].off, &f, sizeof f);
-  }
+  if (dl_open_table("libcurl.so.4", "libcurl4", syms, sizeof syms / sizeof *syms, &api, err) < 0) return -1;
   api.loaded = 1;
   return 0;
 }
@@ -94,6 +77,8 @@ struct req {
   struct curl_slist *headers;
   char *body;
   strbuf out;
+  void (*on_chunk)(void *ud, const char *data, size_t len);
+  int streaming; /* 1 once a 2xx status has been seen with on_chunk set */
   char errbuf[CURL_ERROR_SIZE];
   engine_cb cb;
   void *ud;
@@ -186,6 +171,15 @@ static int timer_cb(CURLM *multi, long ms, void *userp) {
 
 static size_t on_data(char *p, size_t size, size_t n, void *ud) {
   struct req *r = ud;
+  if (r->on_chunk && !r->streaming && !r->out.len) {
+    long status = 0;
+    api.easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+    r->streaming = status >= 200 && status < 300;
+  }
+  if (r->streaming) {
+    r->on_chunk(r->ud, p, size * n);
+    return size * n;
+  }
   sb_addn(&r->out, p, size * n);
   return size * n;
 }
@@ -234,51 +228,77 @@ int engine_open(uv_loop_t *loop, const char *host, engine **out, char **err) {
 
 const char *engine_address(const engine *e) { return e->address; }
 
-int engine_request(engine *e, const char *method, const char *path, const char *json_body,
-                   engine_cb cb, void *ud) {
+static void free_req(struct req *r) {
+  api.easy_cleanup(r->easy);
+  api.slist_free_all(r->headers);
+  sb_free(&r->out);
+  free(r->body);
+  free(r);
+}
+
+void *engine_send(engine *e, const engine_req *q, engine_cb cb, void *ud) {
   struct req *r = xcalloc(1, sizeof *r);
   r->e = e;
   r->cb = cb;
   r->ud = ud;
+  r->on_chunk = q->on_chunk;
   r->easy = api.easy_init();
   if (!r->easy) {
     free(r);
-    return -1;
+    return NULL;
   }
-  char *url = xasprintf("%s%s", e->base, path);
+  char *url = xasprintf("%s%s", e->base, q->path);
   api.easy_setopt(r->easy, CURLOPT_URL, url);
   free(url);
   if (e->socket) api.easy_setopt(r->easy, CURLOPT_UNIX_SOCKET_PATH, e->socket);
-  api.easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, method);
+  api.easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, q->method);
   api.easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, on_data);
   api.easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
   api.easy_setopt(r->easy, CURLOPT_PRIVATE, r);
   api.easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->errbuf);
   api.easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
   api.easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-  r->headers = api.slist_append(NULL, "Content-Type: application/json");
+  if (q->timeout_ms > 0) api.easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, q->timeout_ms);
+  char *ct = xasprintf("Content-Type: %s", q->content_type ? q->content_type : "application/json");
+  r->headers = api.slist_append(NULL, ct);
+  free(ct);
   api.easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
-  if (json_body) {
-    r->body = xstrdup(json_body);
+  if (q->body) {
+    r->body = xmalloc(q->body_len + 1);
+    memcpy(r->body, q->body, q->body_len);
+    r->body[q->body_len] = 0;
     api.easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->body);
-    api.easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(r->body));
-  } else if (strcmp(method, "POST") == 0) {
+    api.easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)q->body_len);
+  } else if (strcmp(q->method, "POST") == 0) {
     api.easy_setopt(r->easy, CURLOPT_POSTFIELDS, "");
   }
   if (api.multi_add_handle(e->multi, r->easy) != CURLM_OK) {
-    api.slist_free_all(r->headers);
-    api.easy_cleanup(r->easy);
-    free(r->body);
-    free(r);
-    return -1;
+    free_req(r);
+    return NULL;
   }
   r->next = e->pending;
   if (r->next) r->next->prev = r;
   e->pending = r;
-  return 0;
+  return r;
+}
+
+void engine_cancel(engine *e, void *handle) {
+  struct req *r = handle;
+  if (!r) return;
+  unlink_req(e, r);
+  api.multi_remove_handle(e->multi, r->easy);
+  free_req(r);
+}
+
+int engine_request(engine *e, const char *method, const char *path, const char *json_body,
+                   engine_cb cb, void *ud) {
+  engine_req q = {.method = method, .path = path, .body = json_body,
+                  .body_len = json_body ? strlen(json_body) : 0};
+  return engine_send(e, &q, cb, ud) ? 0 : -1;
 }
 
 struct sync_call {
+  uv_loop_t *loop;
   int done;
   long status;
   char *body;
@@ -287,13 +307,16 @@ struct sync_call {
 static void on_sync(void *ud, long status, const char *body, size_t len) {
   struct sync_call *c = ud;
   c->done = 1;
+  /* the answer may come in a timer callback: without this, uv_run would go on
+   * to wait for I/O, for ever when other handles (signals) keep the loop alive */
+  uv_stop(c->loop);
   c->status = status;
   c->body = xstrndup(body, len);
 }
 
 long engine_call(engine *e, const char *method, const char *path, const char *json_body,
                  char **body) {
-  struct sync_call c = {0};
+  struct sync_call c = {.loop = e->loop};
   if (engine_request(e, method, path, json_body, on_sync, &c) < 0) {
     if (body) *body = xstrdup("cannot queue the request");
     return -1;
@@ -303,6 +326,10 @@ long engine_call(engine *e, const char *method, const char *path, const char *js
   else free(c.body);
   return c.status;
 }
+
+void engine_wait_once(engine *e) { uv_run(e->loop, UV_RUN_ONCE); }
+
+void engine_wake(engine *e) { uv_stop(e->loop); }
 
 void engine_wait(engine *e, size_t *pending) {
   while (*pending) uv_run(e->loop, UV_RUN_ONCE);
@@ -328,16 +355,7 @@ static void on_timer_close(uv_handle_t *h) {
 
 void engine_close(engine *e) {
   if (!e) return;
-  while (e->pending) {
-    struct req *r = e->pending;
-    unlink_req(e, r);
-    api.multi_remove_handle(e->multi, r->easy);
-    api.easy_cleanup(r->easy);
-    api.slist_free_all(r->headers);
-    sb_free(&r->out);
-    free(r->body);
-    free(r);
-  }
+  while (e->pending) engine_cancel(e, e->pending);
   api.multi_cleanup(e->multi);
   uv_close((uv_handle_t *)&e->timer, on_timer_close);
 }

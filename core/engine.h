@@ -25,10 +25,33 @@ const char *engine_address(const engine *e);
  * cb runs later on the loop. 0, or -1 when the request cannot be queued. */
 int engine_request(engine *e, const char *method, const char *path, const char *json_body,
                    engine_cb cb, void *ud);
+/* A request with more control than engine_request: a body of any bytes with
+ * its content type, streamed answers, a time limit. */
+typedef struct {
+  const char *method, *path;
+  const char *body;          /* copied; NULL for none */
+  size_t body_len;
+  const char *content_type;  /* default "application/json" */
+  /* When set, a 2xx answer's bytes go here as they arrive (the final callback
+   * then gets an empty body); other answers are collected as usual. */
+  void (*on_chunk)(void *ud, const char *data, size_t len);
+  long timeout_ms;           /* 0: none */
+} engine_req;
+
+/* Queue q; cb runs once it ends. Returns a handle for engine_cancel, or NULL
+ * when the request cannot be queued. */
+void *engine_send(engine *e, const engine_req *q, engine_cb cb, void *ud);
+/* Drop a pending request (from engine_send); its callback is not called. */
+void engine_cancel(engine *e, void *handle);
+
 /* Send a request and run the loop until it is answered; *body receives the
  * answer (caller frees). Returns the HTTP status or a negative number. */
 long engine_call(engine *e, const char *method, const char *path, const char *json_body,
                  char **body);
+/* Run the loop once, waiting for something to happen. */
+void engine_wait_once(engine *e);
+/* Make the loop's current run return (call from a callback that ends a wait). */
+void engine_wake(engine *e);
 /* Run the loop until *pending (which callbacks decrement) reaches zero. */
 void engine_wait(engine *e, size_t *pending);
 /* "cannot reach the engine at ADDRESS: WHY" with what to do about it (caller frees). */

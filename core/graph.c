@@ -22,6 +22,7 @@ static void target_free(target *t) {
   sv_free(&t->tags);
   sv_free(&t->gen_names);
   sv_free(&t->gen_texts);
+  sv_free(&t->meta);
   free(t->dep_idx);
   sv_free(&t->deps);
   sv_free(&t->patterns);
@@ -77,6 +78,13 @@ void target_param(target *t, const char *name, const char *value) {
   }
   t->params[i] = (param){xstrdup(name), xstrdup(value)};
   t->nparams++;
+}
+
+const char *target_get_meta(const target *t, const char *name) {
+  size_t n = strlen(name);
+  for (size_t i = 0; i < t->meta.n; i++)
+    if (strncmp(t->meta.v[i], name, n) == 0 && t->meta.v[i][n] == '=') return t->meta.v[i] + n + 1;
+  return NULL;
 }
 
 const char *target_get_param(const target *t, const char *name) {

@@ -36,6 +36,7 @@ typedef struct target {
   char *context;     /* image: project-relative context folder ("" at the root) */
   strvec gen_names;  /* files `dbx gen` writes (names relative to context) ... */
   strvec gen_texts;  /* ... and their contents, parallel */
+  strvec meta;       /* "name=value" facts for other commands (dbx dev), sorted, not keyed */
 } target;
 
 typedef struct graph {
@@ -59,6 +60,8 @@ target *graph_add(graph *g, const char *name, target_kind kind, target **clash);
 void target_param(target *t, const char *name, const char *value);
 /* The value of t's param name, or NULL when it has none. */
 const char *target_get_param(const target *t, const char *name);
+/* The value of t's meta fact name, or NULL when it has none. */
+const char *target_get_meta(const target *t, const char *name);
 /* The target named name, or NULL. */
 target *graph_find(const graph *g, const char *name);
 /* Index of t in g->t. */

@@ -469,6 +469,7 @@ static int to_graph(lua_State *L, graph *g, char **err) {
     get_list(L, "outputs", &t->outputs);
     get_map(L, "env", &t->env, NULL, t);
     get_map(L, "params", NULL, "", t);
+    get_map(L, "meta", &t->meta, NULL, t);
     if (k == KIND_IMAGE) {
       char *df = get_str(L, "dockerfile"), *stage = get_str(L, "stage");
       if (df) target_param(t, "dockerfile", df);

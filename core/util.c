@@ -1,5 +1,6 @@
 #include "util.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <ftw.h>
 #include <fcntl.h>
@@ -327,4 +328,21 @@ const char *closest_name(const char *name, const char *const *cands, size_t n) {
   size_t len = strlen(name);
   size_t limit = len < 4 ? 1 : len / 3 + 1;
   return bestd <= limit ? best : NULL;
+}
+
+int dl_open_table(const char *lib, const char *pkg, const dl_sym *syms, size_t n, void *table, char **err) {
+  void *h = dlopen(lib, RTLD_LAZY | RTLD_LOCAL); /* lazy: most of a library's symbols are never called */
+  if (!h) {
+    *err = xasprintf("cannot load %s: %s; install it (Debian: apt-get install %s)", lib, dlerror(), pkg);
+    return -1;
+  }
+  for (size_t i = 0; i < n; i++) {
+    void *f = dlsym(h, syms[i].name);
+    if (!f) {
+      *err = xasprintf("%s lacks %s", lib, syms[i].name);
+      return -1;
+    }
+    memcpy((char *)table + syms[i].off, &f, sizeof f);
+  }
+  return 0;
 }

@@ -73,6 +73,17 @@ int read_file(const char *path, char **out, size_t *len);
 /* Write data to path through a temp file, fsync and rename; 0 or a negative errno. */
 int write_file_atomic(const char *path, const char *data, size_t len);
 
+/* A function to find in a shared library: its name, and where in a table of
+ * function pointers its address goes. */
+typedef struct {
+  const char *name;
+  size_t off;
+} dl_sym;
+/* Open the shared library lib (lazily, privately) and fill table with the n
+ * symbols. 0, or -1 with *err set (caller frees), naming the Debian package
+ * pkg that provides lib. */
+int dl_open_table(const char *lib, const char *pkg, const dl_sym *syms, size_t n, void *table, char **err);
+
 /* Monotonic clock in milliseconds. */
 uint64_t now_ms(void);
 /* Edit distance between a and b, for "did you mean" hints. */

@@ -1,17 +1,37 @@
 /* dbx-init: the PID 1 of dbx's dev images. It starts the app in its own
  * process group, forwards SIGTERM/SIGINT/SIGQUIT/SIGUSR1/SIGUSR2 to that
- * group, reaps every zombie (it is a child subreaper when it is not PID 1),
- * and on SIGHUP restarts the app: SIGTERM to its group, SIGKILL after a grace
- * period (DBX_INIT_GRACE_MS, default 5000), then a new start. When the app
- * ends on its own, dbx-init ends with its status (128+N for a signal N).
+ * group, and reaps every zombie (it is a child subreaper when it is not
+ * PID 1).
  *
- *   dbx-init [--] PROGRAM [ARG...]
+ *   dbx-init [--stay] [--hup=restart|forward] [--] PROGRAM [ARG...]
+ *
+ * --hup=restart (the default): SIGHUP restarts the app: SIGTERM to its group,
+ *   SIGKILL after a grace period (DBX_INIT_GRACE_MS, default 5000), then a new
+ *   start. Every start, the first included, prints
+ *   "dbx-init: started PROGRAM (pid N)" to stderr: dbx dev waits for that line.
+ * --hup=forward: SIGHUP goes to the app's process alone. The app is then a
+ *   restarter of its own (init/zygote.py) that restarts its child and prints
+ *   the "started" lines itself, so dbx-init prints none.
+ * --stay: when the app ends on its own, say so and start it again after a
+ *   backoff: 250 ms, doubling up to 8 s, back to 250 ms once a run lasted
+ *   10 s. A SIGHUP during the backoff starts it at once. Without --stay,
+ *   dbx-init ends with the app's status (128+N for a signal N).
+ * SIGTERM/SIGINT/SIGQUIT stop the app (SIGKILL after the grace period and 5 s
+ * more) and dbx-init in every mode; during a backoff it exits with 128+N.
+ *
+ * DBX_INIT_STARTED=FILE: each "started" line is also written to FILE (through
+ * a temp file and a rename), as "PID MONOTONIC_NS": dbx dev, which mounts
+ * FILE's folder, sees a restart there sooner than through the log stream.
+ *
+ * When the app's leader ends, whatever is left of its group is killed, so a
+ * new start finds its port free and nothing is left behind.
  *
  * Built static by the Makefile so it runs in any image. One file, no
  * dependencies beyond libc. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,14 +40,61 @@
 #include <time.h>
 #include <unistd.h>
 
-static void say(const char *fmt, const char *arg) {
+#define BACKOFF_MIN_MS 250
+#define BACKOFF_MAX_MS 8000
+#define HEALTHY_RUN_MS 10000 /* a run this long resets the backoff */
+
+static const char USAGE[] =
+    "usage: dbx-init [--stay] [--hup=restart|forward] [--] PROGRAM [ARG...]\n"
+    "Runs PROGRAM as a supervised child: SIGHUP restarts it, SIGTERM/SIGINT stop it.\n"
+    "  --stay          when PROGRAM ends on its own, start it again after a backoff\n"
+    "  --hup=restart   SIGHUP: SIGTERM PROGRAM's group, SIGKILL after DBX_INIT_GRACE_MS\n"
+    "                  (default 5000), start it again (the default)\n"
+    "  --hup=forward   SIGHUP: sent on to PROGRAM, which restarts its own work\n";
+
+__attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
   fprintf(stderr, "dbx-init: ");
-  fprintf(stderr, fmt, arg);
+  vfprintf(stderr, fmt, ap);
   fputc('\n', stderr);
+  fflush(stderr); /* the engine's log stream is what dbx dev reads */
+  va_end(ap);
 }
 
-/* Start argv in a new process group with signals unblocked; its pid, or -1. */
-static pid_t start(char **argv, const sigset_t *orig) {
+static long long now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* The app dbx-init supervises. */
+struct app {
+  char **argv;
+  sigset_t orig;        /* the signal mask the app starts with */
+  int forward;          /* --hup=forward: the app prints its own "started" lines */
+  pid_t pid;            /* 0 while none runs (a --stay backoff) */
+  long long started_at; /* now_ms() of the last start */
+};
+
+/* Record a start in $DBX_INIT_STARTED, when set (see the top). */
+static void mark_started(pid_t pid) {
+  const char *path = getenv("DBX_INIT_STARTED");
+  if (!path || !*path) return;
+  char tmp[4096], line[64];
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  int n = snprintf(line, sizeof line, "%d %lld\n", (int)pid, (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+  if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) return;
+  FILE *f = fopen(tmp, "w");
+  if (!f) return;
+  int ok = fwrite(line, 1, (size_t)n, f) == (size_t)n;
+  if (fclose(f) != 0 || !ok || rename(tmp, path) != 0) unlink(tmp);
+}
+
+/* Start the app in a new process group with signals unblocked; 0, or -1 when
+ * it cannot fork (an exec failure is the child's exit status 127). */
+static int launch(struct app *a) {
   pid_t pid = fork();
   if (pid < 0) {
     say("cannot fork: %s", strerror(errno));
@@ -35,13 +102,19 @@ static pid_t start(char **argv, const sigset_t *orig) {
   }
   if (pid == 0) {
     setpgid(0, 0);
-    sigprocmask(SIG_SETMASK, orig, NULL);
-    execvp(argv[0], argv);
-    say("cannot run %s", argv[0]);
+    sigprocmask(SIG_SETMASK, &a->orig, NULL);
+    execvp(a->argv[0], a->argv);
+    say("cannot run %s: %s", a->argv[0], strerror(errno));
     _exit(127);
   }
   setpgid(pid, pid); /* also here, so the group exists before any signal is sent */
-  return pid;
+  a->pid = pid;
+  a->started_at = now_ms();
+  if (!a->forward) {
+    say("started %s (pid %d)", a->argv[0], (int)pid);
+    mark_started(pid);
+  }
+  return 0;
 }
 
 static int exit_code(int status) {
@@ -57,86 +130,108 @@ static long grace_ms(void) {
 }
 
 int main(int argc, char **argv) {
-  int first = 1;
-  if (first < argc && strcmp(argv[first], "--") == 0) first++;
+  int first = 1, stay = 0, forward = 0;
+  for (; first < argc && strncmp(argv[first], "--", 2) == 0; first++) {
+    if (strcmp(argv[first], "--") == 0) {
+      first++;
+      break;
+    }
+    if (strcmp(argv[first], "--stay") == 0) {
+      stay = 1;
+    } else if (strcmp(argv[first], "--hup=restart") == 0) {
+      forward = 0;
+    } else if (strcmp(argv[first], "--hup=forward") == 0) {
+      forward = 1;
+    } else {
+      fprintf(stderr, "dbx-init: unknown option %s\n%s", argv[first], USAGE);
+      return 2;
+    }
+  }
   if (first >= argc) {
-    fprintf(stderr, "usage: dbx-init [--] PROGRAM [ARG...]\n"
-                    "Runs PROGRAM as a supervised child: SIGHUP restarts it, SIGTERM/SIGINT stop it.\n");
+    fputs(USAGE, stderr);
     return 2;
   }
-  char **app = argv + first;
+  struct app a = {.argv = argv + first, .forward = forward};
   if (getpid() != 1) prctl(PR_SET_CHILD_SUBREAPER, 1); /* orphans come to us, as to a PID 1 */
 
-  sigset_t set, orig;
+  sigset_t set;
   sigemptyset(&set);
   int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
   for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) sigaddset(&set, sigs[i]);
-  sigprocmask(SIG_BLOCK, &set, &orig);
+  sigprocmask(SIG_BLOCK, &set, &a.orig);
 
-  pid_t child = start(app, &orig);
-  if (child < 0) return 1;
+  /* due is when to act without a signal: the SIGKILL while restarting or
+   * stopping, else (no app running) the end of the backoff. */
   int restarting = 0, stopping = 0;
-  struct timespec deadline = {0, 0};
+  long long due = 0;
+  long backoff = BACKOFF_MIN_MS;
+  if (launch(&a) < 0) return 1;
 
   for (;;) {
     siginfo_t info;
     int sig;
-    if (restarting || stopping) { /* wait, but not past the grace period */
-      struct timespec now, left;
-      clock_gettime(CLOCK_MONOTONIC, &now);
-      long ms = (deadline.tv_sec - now.tv_sec) * 1000 + (deadline.tv_nsec - now.tv_nsec) / 1000000;
-      if (ms <= 0) {
-        if (child > 0) kill(-child, SIGKILL);
-        deadline.tv_sec = now.tv_sec + 3600; /* KILL is final: just reap from here on */
+    if (restarting || stopping || a.pid == 0) { /* wait, but not past due */
+      long long left = due - now_ms();
+      if (left <= 0) {
+        if (a.pid == 0) {
+          if (launch(&a) < 0) return 1;
+        } else {
+          kill(-a.pid, SIGKILL);
+          due = now_ms() + 3600 * 1000LL; /* KILL is final: just reap from here on */
+        }
         continue;
       }
-      left.tv_sec = ms / 1000;
-      left.tv_nsec = (ms % 1000) * 1000000;
-      sig = sigtimedwait(&set, &info, &left);
-      if (sig < 0) continue; /* timed out (or EINTR): look at the deadline again */
+      struct timespec ts = {(time_t)(left / 1000), (long)(left % 1000) * 1000000};
+      sig = sigtimedwait(&set, &info, &ts);
     } else {
       sig = sigwaitinfo(&set, &info);
-      if (sig < 0) continue;
     }
+    if (sig < 0) continue; /* timed out (or EINTR): look at due again */
 
     if (sig == SIGCHLD) {
       int status;
       pid_t pid;
       while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        if (pid != child) continue; /* an orphan: reaped, nothing more */
-        child = 0;
+        if (pid != a.pid) continue; /* an orphan: reaped, nothing more */
+        a.pid = 0;
+        kill(-pid, SIGKILL); /* whatever of the old group is left */
         if (stopping) return exit_code(status);
         if (restarting) {
-          kill(-pid, SIGKILL); /* whatever of the old group is left */
           restarting = 0;
-          child = start(app, &orig);
-          if (child < 0) return 1;
-          say("restarted %s", app[0]);
-        } else {
+          if (launch(&a) < 0) return 1;
+        } else if (!stay) {
           return exit_code(status);
+        } else {
+          if (now_ms() - a.started_at >= HEALTHY_RUN_MS) backoff = BACKOFF_MIN_MS;
+          char how[64];
+          if (WIFSIGNALED(status))
+            snprintf(how, sizeof how, "killed by signal %d", WTERMSIG(status));
+          else
+            snprintf(how, sizeof how, "exited with status %d", exit_code(status));
+          say("%s %s; starting it again in %gs", a.argv[0], how, backoff / 1000.0);
+          due = now_ms() + backoff;
+          backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
         }
       }
     } else if (sig == SIGHUP) {
-      if (child > 0 && !stopping) {
+      if (stopping) continue;
+      if (a.pid == 0) {
+        if (launch(&a) < 0) return 1; /* in the backoff: the user asked, start now */
+      } else if (forward) {
+        kill(a.pid, SIGHUP);
+      } else if (!restarting) { /* a second HUP does not push the KILL back */
         restarting = 1;
-        kill(-child, SIGTERM);
-        clock_gettime(CLOCK_MONOTONIC, &deadline);
-        long g = grace_ms();
-        deadline.tv_sec += g / 1000;
-        deadline.tv_nsec += (g % 1000) * 1000000;
-        if (deadline.tv_nsec >= 1000000000) {
-          deadline.tv_sec++;
-          deadline.tv_nsec -= 1000000000;
-        }
+        kill(-a.pid, SIGTERM);
+        due = now_ms() + grace_ms();
       }
     } else { /* SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2: the app's business */
-      if (child > 0) kill(-child, sig);
+      if (a.pid > 0) kill(-a.pid, sig);
       if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) {
+        if (a.pid == 0) return 128 + sig; /* in the backoff: nothing left to stop */
         if (!stopping) {
           stopping = 1;
           restarting = 0;
-          clock_gettime(CLOCK_MONOTONIC, &deadline);
-          deadline.tv_sec += grace_ms() / 1000 + 5; /* the engine kills us later anyway */
+          due = now_ms() + grace_ms() + 5000; /* the engine kills us later anyway */
         }
       }
     }

@@ -31,6 +31,8 @@ local FIELDS = {
   in_groups = "boolean", project = "string", expose = "list",
 }
 
+local DEV_FIELDS = { extras = true, groups = true, cmd = true, restart = true, mode = true }
+
 local groups = { prod = {}, dev = {}, all = {} }
 local groups_declared = false
 
@@ -161,8 +163,24 @@ local function normalise(name, spec, level)
   end
   svc.base = spec.base or ("python:" .. svc.python .. "-slim")
   svc.venv = spec.venv or (svc.workdir .. "/.venv")
-  svc.dev = { extras = (spec.dev or {}).extras or {}, groups = (spec.dev or {}).groups or {},
-              cmd = (spec.dev or {}).cmd }
+  local dev = spec.dev or {}
+  for k in pairs(dev) do
+    if not DEV_FIELDS[k] then
+      local hint = type(k) == "string" and closest(k, keys_of(DEV_FIELDS))
+      fail(("python.service '%s': dev: unknown field '%s'%s (fields: %s)"):format(name, tostring(k),
+        hint and (" — did you mean '" .. hint .. "'?") or "", table.concat(keys_of(DEV_FIELDS), ", ")), level)
+    end
+  end
+  svc.dev = { extras = dev.extras or {}, groups = dev.groups or {}, cmd = dev.cmd,
+              restart = dev.restart or "warm", mode = dev.mode or "sync" }
+  if svc.dev.restart ~= "warm" and svc.dev.restart ~= "cold" then
+    fail(("python.service '%s': dev.restart must be \"warm\" or \"cold\", got '%s'"):format(name,
+      tostring(svc.dev.restart)), level)
+  end
+  if svc.dev.mode ~= "sync" and svc.dev.mode ~= "mount" then
+    fail(("python.service '%s': dev.mode must be \"sync\" or \"mount\", got '%s'"):format(name,
+      tostring(svc.dev.mode)), level)
+  end
   svc.prod = { cmd = (spec.prod or {}).cmd }
   svc.tags = spec.tags or { prod = name .. ":prod", dev = name .. ":dev" }
   if not svc.cmd or (#svc.cmd == 0 and #svc.entrypoint == 0) then
@@ -354,6 +372,22 @@ local function standalone(svc, variant)
   return text(head, { "" }, base, { "" }, deps, { "" }, src, { "" }, final)
 end
 
+-- What `dbx dev` needs to run a variant's image: not keyed, so changing the
+-- way it runs rebuilds nothing. Project-relative paths; the source folder's
+-- files land at workdir/PATH (PATH relative to context).
+local function run_facts(svc, variant)
+  local v = svc.name .. "/" .. variant
+  return {
+    service = svc.name, variant = variant, default = svc.in_groups and "1" or "0",
+    workdir = svc.workdir, user = svc.user, uid = tostring(svc.uid),
+    port = svc.port and tostring(svc.port) or nil, health = svc.health,
+    stop_signal = svc.stop_signal,
+    context = svc.dir, sources = table.concat(svc.sources, "\n"),
+    source = v .. "/source", deps = v .. "/deps", base = svc.name .. "/base", lock = svc.name .. "/lock",
+    restart = svc.dev.restart, mode = svc.dev.mode,
+  }
+end
+
 local function declare(kind, name, spec, svc, where)
   spec.network = spec.network or svc.network
   recipe.declare(kind, name, spec, svc.dir, 1, { where = where })
@@ -397,7 +431,7 @@ function M.service(name)
         inputs = svc.sources,
         dockerfile = text({ "FROM {{dep:" .. v .. "/deps}}" }, source_lines(svc, variant)),
       }, svc, where)
-      local first
+      local first, spec
       if variant == "prod" then
         first = { "FROM {{dep:" .. v .. "/source}} AS build", "FROM {{dep:" .. base .. "}}",
                   ("COPY --from=build %s %s"):format(svc.venv, svc.venv) }
@@ -407,13 +441,15 @@ function M.service(name)
       else
         first = { "FROM {{dep:" .. v .. "/source}}" }
       end
-      declare("image", v, {
+      spec = {
         desc = variant .. " image: start script, command, health check",
         deps = { v .. "/source", base },
         files = { ["start.sh"] = start },
         dockerfile = text(first, entry_lines(svc, variant)),
         tags = { svc.tags[variant] },
-      }, svc, where)
+      }
+      spec.network = spec.network or svc.network
+      recipe.declare("image", v, spec, svc.dir, 1, { where = where, meta = run_facts(svc, variant) })
       recipe.set_gen(v, { [gen_name(svc, variant)] = standalone(svc, variant), ["start.sh"] = start })
       if svc.in_groups then
         groups[variant][#groups[variant] + 1] = v

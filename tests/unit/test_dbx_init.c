@@ -2,6 +2,7 @@
 #include "unit.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 /* dbx-init beside the test programs' folder (build/dbx-init), found at start */
@@ -11,25 +12,72 @@ static int setup(void **state) { return ut_setup_tmpdir(state); }
 
 static int teardown(void **state) { return ut_teardown_tmpdir(state); }
 
-/* Start dbx-init with argv (NULL-terminated); its pid. */
-static pid_t spawn_init(char *const argv[], const char *grace) {
+/* Start dbx-init with argv (NULL-terminated), its stderr into the file log
+ * (when not NULL); its pid. */
+static pid_t spawn_init_log(char *const argv[], const char *grace, const char *log) {
   pid_t pid = fork();
   if (pid == 0) {
     if (grace) setenv("DBX_INIT_GRACE_MS", grace, 1);
+    if (log && !freopen(log, "w", stderr)) _exit(125);
     execv(INIT, argv);
     _exit(126);
   }
   return pid;
 }
 
-/* Wait up to ms for pid to end; its wait status, or -1 on a timeout. */
-static int wait_for(pid_t pid, int ms) {
+static pid_t spawn_init(char *const argv[], const char *grace) { return spawn_init_log(argv, grace, NULL); }
+
+/* Wait up to ms for pid to end; its wait status, or -1 on a timeout. The CPU
+ * time it (and the children it reaped) used goes to *cpu_ms when not NULL. */
+static int wait_for_cpu(pid_t pid, int ms, long *cpu_ms) {
   for (int i = 0; i < ms / 10; i++) {
     int st;
-    if (waitpid(pid, &st, WNOHANG) == pid) return st;
+    struct rusage ru;
+    if (wait4(pid, &st, WNOHANG, &ru) == pid) {
+      if (cpu_ms)
+        *cpu_ms = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+                  (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+      return st;
+    }
     usleep(10000);
   }
   return -1;
+}
+
+static int wait_for(pid_t pid, int ms) { return wait_for_cpu(pid, ms, NULL); }
+
+/* Wait up to ms for the file to contain text. */
+static int wait_text(const char *path, const char *text, int ms) {
+  for (int i = 0; i < ms / 10; i++) {
+    char *s = ut_exists(path) ? ut_slurp(path) : NULL;
+    int found = s && strstr(s, text);
+    free(s);
+    if (found) return 1;
+    usleep(10000);
+  }
+  return 0;
+}
+
+/* How many times text occurs in the file (0 when it cannot be read). */
+static int count_text(const char *path, const char *text) {
+  char *s = ut_exists(path) ? ut_slurp(path) : NULL;
+  int n = 0;
+  for (char *p = s; p && (p = strstr(p, text)); p += strlen(text)) n++;
+  free(s);
+  return n;
+}
+
+/* The nth (from 0) pid in the file "pids", as a string ("" when there is none). */
+static const char *nth_pid(int n, char buf[32]) {
+  char *s = ut_slurp("pids");
+  char *p = s;
+  buf[0] = 0;
+  for (int i = 0; p && i <= n; i++) {
+    long v = strtol(p, &p, 10);
+    if (v > 0 && i == n) snprintf(buf, 32, "%ld", v);
+  }
+  free(s);
+  return buf;
 }
 
 /* Wait up to ms for the file to hold at least n lines. */
@@ -144,6 +192,127 @@ static void restart_kills_an_app_that_ignores_term(void **state) {
   assert_true(restarted);
 }
 
+/* --stay: an app that ends on its own is started again, after a backoff that
+ * doubles, and dbx-init says how it ended each time. */
+static void stay_restarts_a_crashed_app(void **state) {
+  (void)state;
+  char *argv[] = {INIT, "--stay", "--", "sh", "-c", "echo $$ >> pids; exit 3", NULL};
+  pid_t init = spawn_init_log(argv, NULL, "log");
+  int again = wait_lines("pids", 3, 5000); /* 0.25 s, then 0.5 s later */
+  kill(init, SIGTERM);
+  int st = wait_for(init, 5000);
+  if (st < 0) stop(init);
+  assert_true(again);
+  assert_true(wait_text("log", "dbx-init: sh exited with status 3; starting it again in 0.25s\n", 1000));
+  assert_true(wait_text("log", "dbx-init: sh exited with status 3; starting it again in 0.5s\n", 1000));
+  assert_true(WIFEXITED(st)); /* TERM stops it, in a backoff or not */
+}
+
+static void stay_names_the_signal_that_killed_the_app(void **state) {
+  (void)state;
+  char *argv[] = {INIT, "--stay", "sh", "-c", "echo $$ >> pids; kill -KILL $$", NULL};
+  pid_t init = spawn_init_log(argv, NULL, "log");
+  int again = wait_lines("pids", 2, 5000);
+  stop(init);
+  assert_true(again);
+  assert_true(wait_text("log", "dbx-init: sh killed by signal 9; starting it again in 0.25s\n", 1000));
+}
+
+/* A HUP in the backoff starts the app at once; TERM in the backoff ends
+ * dbx-init at once; the wait in between costs no CPU (no busy loop). */
+static void hup_in_the_backoff_starts_at_once(const char *mode) {
+  char *argv[] = {INIT, "--stay", (char *)mode, "--", "sh", "-c", "echo $$ >> pids; exit 1", NULL};
+  pid_t init = spawn_init_log(argv, NULL, "log");
+  /* starts after 0.25, 0.5 and 1 s: now it waits 2 s */
+  int waiting = wait_text("log", "starting it again in 2s\n", 5000);
+  usleep(100000);
+  char *s = ut_slurp("pids");
+  size_t n = s ? ut_lines(s) : 0;
+  free(s);
+  kill(init, SIGHUP);
+  int at_once = wait_lines("pids", n + 1, 1000);
+  int next = wait_text("log", "starting it again in 4s\n", 1000); /* it failed again: 4 s */
+  usleep(100000);
+  kill(init, SIGTERM);
+  long cpu_ms = -1;
+  int st = wait_for_cpu(init, 1000, &cpu_ms);
+  if (st < 0) stop(init);
+  assert_true(waiting);
+  assert_int_equal(n, 4);
+  assert_true(at_once);
+  assert_true(next);
+  assert_true(WIFEXITED(st));
+  assert_int_equal(WEXITSTATUS(st), 128 + SIGTERM);
+  assert_in_range(cpu_ms, 0, 300); /* some 2.5 s of waiting, for a handful of sh runs */
+}
+
+static void hup_in_the_backoff_restart_mode(void **state) {
+  (void)state;
+  hup_in_the_backoff_starts_at_once("--hup=restart");
+}
+
+static void hup_in_the_backoff_forward_mode(void **state) {
+  (void)state;
+  hup_in_the_backoff_starts_at_once("--hup=forward");
+}
+
+/* --hup=restart (the default) marks every start, the first one included. */
+static void started_lines_mark_each_start(void **state) {
+  (void)state;
+  char *argv[] = {INIT, "sh", "-c", "echo $$ >> pids; exec sleep 100", NULL};
+  pid_t init = spawn_init_log(argv, NULL, "log");
+  assert_true(wait_lines("pids", 1, 5000));
+  kill(init, SIGHUP);
+  int restarted = wait_lines("pids", 2, 5000);
+  char a[32], b[32], line_a[64], line_b[64];
+  nth_pid(0, a);
+  nth_pid(1, b);
+  snprintf(line_a, sizeof line_a, "dbx-init: started sh (pid %s)\n", a);
+  snprintf(line_b, sizeof line_b, "dbx-init: started sh (pid %s)\n", b);
+  int first = wait_text("log", line_a, 1000), second = wait_text("log", line_b, 1000);
+  kill(init, SIGTERM);
+  if (wait_for(init, 5000) < 0) stop(init);
+  assert_true(restarted);
+  assert_true(first);
+  assert_true(second);
+  assert_int_equal(count_text("log", "dbx-init: started "), 2);
+}
+
+/* --hup=forward: the app gets the HUP itself and goes on running; dbx-init
+ * neither restarts it nor prints "started" lines. */
+static void forward_hands_hup_to_the_app(void **state) {
+  (void)state;
+  char *argv[] = {INIT, "--stay", "--hup=forward", "--", "sh", "-c",
+                  "trap 'echo hup >> hups' HUP; echo $$ >> pids; while :; do sleep 0.05; done", NULL};
+  pid_t init = spawn_init_log(argv, NULL, "log");
+  assert_true(wait_lines("pids", 1, 5000));
+  kill(init, SIGHUP);
+  int one = wait_lines("hups", 1, 5000);
+  kill(init, SIGHUP);
+  int two = wait_lines("hups", 2, 5000);
+  usleep(200000);
+  char *pids = ut_slurp("pids");
+  size_t starts = ut_lines(pids);
+  free(pids);
+  kill(init, SIGTERM);
+  int st = wait_for(init, 5000);
+  if (st < 0) stop(init);
+  assert_true(one);
+  assert_true(two);
+  assert_int_equal(starts, 1); /* the same process all along */
+  assert_int_equal(count_text("log", "dbx-init: started "), 0);
+  assert_true(WIFEXITED(st));
+  assert_int_equal(WEXITSTATUS(st), 128 + SIGTERM); /* TERM still stops it, --stay or not */
+}
+
+static void an_unknown_option_is_a_usage_error(void **state) {
+  (void)state;
+  char *argv[] = {INIT, "--hup=sometimes", "sh", "-c", "exit 0", NULL};
+  int st = wait_for(spawn_init_log(argv, NULL, "log"), 5000);
+  assert_int_equal(WEXITSTATUS(st), 2);
+  assert_true(wait_text("log", "dbx-init: unknown option --hup=sometimes\nusage: dbx-init [--stay]", 1000));
+}
+
 int main(void) {
   if (!realpath("../dbx-init", INIT)) {
     fprintf(stderr, "test_dbx_init: no ../dbx-init beside the tests (make builds it)\n");
@@ -156,6 +325,13 @@ int main(void) {
       cmocka_unit_test_setup_teardown(term_reaches_the_whole_group, setup, teardown),
       cmocka_unit_test_setup_teardown(orphans_are_reaped, setup, teardown),
       cmocka_unit_test_setup_teardown(restart_kills_an_app_that_ignores_term, setup, teardown),
+      cmocka_unit_test_setup_teardown(stay_restarts_a_crashed_app, setup, teardown),
+      cmocka_unit_test_setup_teardown(stay_names_the_signal_that_killed_the_app, setup, teardown),
+      cmocka_unit_test_setup_teardown(hup_in_the_backoff_restart_mode, setup, teardown),
+      cmocka_unit_test_setup_teardown(hup_in_the_backoff_forward_mode, setup, teardown),
+      cmocka_unit_test_setup_teardown(started_lines_mark_each_start, setup, teardown),
+      cmocka_unit_test_setup_teardown(forward_hands_hup_to_the_app, setup, teardown),
+      cmocka_unit_test_setup_teardown(an_unknown_option_is_a_usage_error, setup, teardown),
   };
   return cmocka_run_group_tests_name("dbx-init", tests, NULL, NULL);
 }

@@ -99,6 +99,7 @@ static void same_target(const target *a, const target *b) {
   same_list(a->name, "tags", &a->tags, &b->tags);
   same_list(a->name, "gen names", &a->gen_names, &b->gen_names);
   same_list(a->name, "gen texts", &a->gen_texts, &b->gen_texts);
+  same_list(a->name, "meta", &a->meta, &b->meta);
   if (a->nparams != b->nparams)
     fail_msg("%s: %zu params came back as %zu", a->name, a->nparams, b->nparams);
   for (size_t i = 0; i < a->nparams; i++) {
@@ -196,6 +197,9 @@ static void every_target_field_survives_a_round_trip(void **state) {
   assert_string_equal(prod->dir, "svc");
   assert_true(prod->gen_names.n >= 2);
   assert_int_equal(prod->gen_names.n, prod->gen_texts.n);
+  assert_string_equal(target_get_meta(prod, "variant"), "prod"); /* what dbx dev reads */
+  assert_string_equal(target_get_meta(prod, "workdir"), "/app");
+  assert_null(target_get_meta(prod, "no-such-fact"));
   assert_true(back->recipe_files.n >= 3); /* build.lua, VERSION, the python files */
   assert_true(back->recipe_absent.n >= 2); /* local.lua, app/.dockerignore */
   assert_int_equal(back->recipe_env.n, 1);
@@ -449,7 +453,7 @@ static void damaged_cache_is_refused(void **state) {
   size_t len;
   assert_int_equal(read_file(CACHE, &data, &len), 0);
 
-  data[3] = 'X'; /* "11:dbx-graph-1" -> "11:dbX-graph-1" */
+  data[3] = 'X'; /* "11:dbx-graph-2" -> "11:dbX-graph-2" */
   assert_int_equal(write_file_atomic(CACHE, data, len), 0);
   expect_stale("with a damaged header");
   data[3] = 'x';

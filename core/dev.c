@@ -1,0 +1,1391 @@
+#include "dev.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <cjson/cJSON.h>
+
+#include "container.h"
+#include "engine.h"
+#include "glob.h"
+#include "ignore.h"
+#include "image.h"
+#include "map.h"
+#include "recipe.h"
+#include "tarmem.h"
+#include "term.h"
+#include "watch.h"
+
+#define TOOLS_DIR "/.dbx"
+#define READY_TIMEOUT_MS 60000
+
+enum { CH_NONE, CH_SOURCE, CH_DEPS, CH_RECIPE };
+
+struct dev;
+
+/* One service being developed: its facts from the recipe, its container. */
+struct svc {
+  struct dev *d;
+  char *name, *target;
+  /* facts (from the dev target's meta) */
+  char *workdir, *user, *health, *stop_signal, *context, *source_t, *deps_t, *base_t, *lock_t;
+  strvec sources; /* patterns relative to context */
+  int uid, port, warm, mount;
+  ignore_rules ign;
+  /* the running container */
+  char *image_id, *cid, *syncdir; /* syncdir: project-relative, NULL without one */
+  char *rundir;                   /* mounted at /.dbx/run: dbx-init's "started" file, or NULL */
+  strvec mounts;                  /* context-relative top-level folders bind-mounted */
+  map *known;                     /* archive mode: context-relative files the container holds */
+  container_logs *logs;
+  char *start_mark; /* the run folder's "started" before the restart being waited for */
+  int logs_ended;
+  size_t starts, exits; /* "dbx-init: started" and "... exited" lines seen */
+  engine *probe;        /* HTTP health checks, when the service has a port */
+};
+
+struct dev {
+  uv_loop_t loop;
+  graph **g;
+  const dev_opts *o;
+  engine *e;
+  char *project;
+  int archive; /* files go in through the archive API (remote engine, or --sync=archive) */
+  int host_net;
+  struct svc *s;
+  size_t n;
+  watch *w;
+  strvec pending; /* changed paths not yet handled */
+  int stop, timed_out;
+  uv_signal_t sigint, sigterm;
+  uv_timer_t timer;
+};
+
+/* ---- small helpers ---- */
+
+static int under(const char *path, const char *dir, const char **rest);
+
+static void on_signal(uv_signal_t *h, int sig) {
+  (void)sig;
+  struct dev *d = h->data;
+  d->stop = 1;
+  uv_stop(&d->loop);
+}
+
+static void on_timer(uv_timer_t *t) {
+  struct dev *d = t->data;
+  d->timed_out = 1;
+}
+
+/* Run the loop for up to ms (or until stopped). */
+static void sleep_loop(struct dev *d, uint64_t ms) {
+  d->timed_out = 0;
+  uv_timer_start(&d->timer, on_timer, ms, 0);
+  while (!d->timed_out && !d->stop) uv_run(&d->loop, UV_RUN_ONCE);
+  uv_timer_stop(&d->timer);
+}
+
+static const char *json_str(const cJSON *o, const char *k) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+  return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static void say(struct svc *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(struct svc *s, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *msg = NULL;
+  if (vasprintf(&msg, fmt, ap) < 0) msg = NULL;
+  va_end(ap);
+  if (!msg) return;
+  if (term_mode() == PROGRESS_JSON) {
+    strbuf sb = {0};
+    sb_adds(&sb, "{\"event\":\"dev\",\"service\":");
+    sb_add_json_str(&sb, s ? s->name : "");
+    sb_adds(&sb, ",\"message\":");
+    sb_add_json_str(&sb, msg);
+    sb_adds(&sb, "}\n");
+    fputs(sb.buf, stdout);
+    fflush(stdout);
+    sb_free(&sb);
+  } else {
+    term_msg("%s%s%s", s ? s->name : "dbx", ": ", msg);
+  }
+  free(msg);
+}
+
+/* ---- the services and their facts ---- */
+
+static void svc_clear_facts(struct svc *s) {
+  free(s->workdir), free(s->user), free(s->health), free(s->stop_signal), free(s->context);
+  free(s->source_t), free(s->deps_t), free(s->base_t), free(s->lock_t), free(s->target);
+  sv_free(&s->sources);
+  ignore_free(&s->ign);
+  s->workdir = s->user = s->health = s->stop_signal = s->context = NULL;
+  s->source_t = s->deps_t = s->base_t = s->lock_t = s->target = NULL;
+}
+
+static char *meta_dup(const target *t, const char *k) {
+  const char *v = target_get_meta(t, k);
+  return v ? xstrdup(v) : NULL;
+}
+
+/* Read s's facts from its dev target in g; 0, or -1 when the target is gone. */
+static int svc_facts(struct svc *s, graph *g) {
+  target *t = NULL;
+  for (size_t i = 0; i < g->n && !t; i++) {
+    const char *sv = target_get_meta(g->t[i], "service"), *v = target_get_meta(g->t[i], "variant");
+    if (sv && v && strcmp(sv, s->name) == 0 && strcmp(v, "dev") == 0) t = g->t[i];
+  }
+  if (!t) return -1;
+  svc_clear_facts(s);
+  s->target = xstrdup(t->name);
+  s->workdir = meta_dup(t, "workdir");
+  s->user = meta_dup(t, "user");
+  s->health = meta_dup(t, "health");
+  s->stop_signal = meta_dup(t, "stop_signal");
+  s->context = meta_dup(t, "context");
+  if (!s->context) s->context = xstrdup(t->context ? t->context : "");
+  s->source_t = meta_dup(t, "source");
+  s->deps_t = meta_dup(t, "deps");
+  s->base_t = meta_dup(t, "base");
+  s->lock_t = meta_dup(t, "lock");
+  const char *p = target_get_meta(t, "port"), *u = target_get_meta(t, "uid");
+  s->port = p ? atoi(p) : 0;
+  s->uid = u ? atoi(u) : 0;
+  const char *r = target_get_meta(t, "restart"), *m = target_get_meta(t, "mode");
+  s->warm = !r || strcmp(r, "warm") == 0;
+  s->mount = m && strcmp(m, "mount") == 0;
+  const char *src = target_get_meta(t, "sources");
+  for (const char *q = src ? src : "**"; *q;) {
+    const char *nl = strchr(q, '\n');
+    size_t len = nl ? (size_t)(nl - q) : strlen(q);
+    if (len) sv_push_own(&s->sources, xstrndup(q, len));
+    q += len + (nl ? 1 : 0);
+  }
+  if (!s->workdir) s->workdir = xstrdup("/app");
+  ignore_defaults(&s->ign);
+  char *di = path_join(s->context, ".dockerignore"), *text = NULL;
+  size_t len;
+  if (read_file(di, &text, &len) == 0) ignore_parse(&s->ign, text);
+  free(text);
+  free(di);
+  return 0;
+}
+
+/* The services named (or every default dev service); 0, or 2 after saying why. */
+static int pick_services(struct dev *d, const strvec *names) {
+  graph *g = *d->g;
+  strvec all = {0};
+  for (size_t i = 0; i < g->n; i++) {
+    const char *sv = target_get_meta(g->t[i], "service"), *v = target_get_meta(g->t[i], "variant");
+    const char *def = target_get_meta(g->t[i], "default");
+    if (sv && v && strcmp(v, "dev") == 0 && (names->n || !def || strcmp(def, "1") == 0)) sv_push(&all, sv);
+  }
+  strvec want = {0};
+  if (!names->n) {
+    for (size_t i = 0; i < all.n; i++) sv_push(&want, all.v[i]);
+    if (!want.n) {
+      fprintf(stderr, "dbx: error: dev runs python.service services, and this recipe declares none\n");
+      sv_free(&all);
+      return 2;
+    }
+  }
+  for (size_t i = 0; i < names->n; i++) {
+    const char *n = names->v[i];
+    size_t k = 0;
+    while (k < all.n && strcmp(all.v[k], n) != 0) k++;
+    /* "allocator/dev" names the same service as "allocator" */
+    if (k == all.n && strchr(n, '/')) {
+      size_t l = (size_t)(strchr(n, '/') - n);
+      for (k = 0; k < all.n; k++)
+        if (strlen(all.v[k]) == l && strncmp(all.v[k], n, l) == 0) break;
+    }
+    if (k == all.n) {
+      const char *hint = closest_name(n, (const char *const *)all.v, all.n);
+      fprintf(stderr, "dbx: error: no service '%s'%s%s%s (dev runs the services python.service declares", n,
+              hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+      for (size_t j = 0; j < all.n; j++) fprintf(stderr, "%s%s", j ? ", " : ": ", all.v[j]);
+      fprintf(stderr, ")\n");
+      sv_free(&all);
+      sv_free(&want);
+      return 2;
+    }
+    sv_push(&want, all.v[k]);
+  }
+  sv_sort_uniq(&want);
+  d->s = xcalloc(want.n, sizeof *d->s);
+  for (size_t i = 0; i < want.n; i++) {
+    d->s[i].d = d;
+    d->s[i].name = xstrdup(want.v[i]);
+    svc_facts(&d->s[i], g);
+  }
+  d->n = want.n;
+  sv_free(&want);
+  sv_free(&all);
+  return 0;
+}
+
+/* ---- building ---- */
+
+/* Build the dev images of the services flagged in which (NULL: all). */
+static int build(struct dev *d, const int *which) {
+  size_t *roots = xcalloc(d->n, sizeof *roots), n = 0;
+  for (size_t i = 0; i < d->n; i++) {
+    if (which && !which[i]) continue;
+    target *t = graph_find(*d->g, d->s[i].target);
+    if (t) roots[n++] = graph_index(*d->g, t);
+  }
+  int code = n ? build_run(*d->g, roots, n, &d->o->build) : 0;
+  free(roots);
+  if (code == 130) d->stop = 1;
+  return code;
+}
+
+/* The id of the image s's dev target built (by its own tag); NULL after saying why. */
+static char *built_image(struct svc *s, cJSON **config) {
+  target *t = graph_find(*s->d->g, s->target);
+  const char *ref = t && t->tags.n ? t->tags.v[0] : NULL;
+  if (!ref) {
+    say(s, "the dev image has no tag to run it by");
+    return NULL;
+  }
+  cJSON *img = NULL;
+  char *err = NULL;
+  if (container_inspect(s->d->e, "images", ref, &img, NULL, &err) < 0) {
+    say(s, "%s", err);
+    free(err);
+    return NULL;
+  }
+  const char *id = json_str(img, "Id");
+  char *out = id ? xstrdup(id) : NULL;
+  if (config) *config = cJSON_DetachItemFromObjectCaseSensitive(img, "Config");
+  cJSON_Delete(img);
+  return out;
+}
+
+/* ---- the sync folder ---- */
+
+/* Which context-relative top-level folders of s's sources to bind-mount. */
+static void pick_mounts(struct svc *s) {
+  sv_free(&s->mounts);
+  target *t = graph_find(*s->d->g, s->source_t ? s->source_t : "");
+  if (!t) return;
+  size_t cl = strlen(s->context);
+  for (size_t i = 0; i < t->inputs.n; i++) {
+    const char *p = t->inputs.v[i];
+    if (cl) {
+      if (strncmp(p, s->context, cl) != 0 || p[cl] != '/') continue;
+      p += cl + 1;
+    }
+    const char *slash = strchr(p, '/');
+    if (slash) sv_push_own(&s->mounts, xstrndup(p, (size_t)(slash - p)));
+  }
+  sv_sort_uniq(&s->mounts);
+}
+
+static char *state_dir_of(struct svc *s) {
+  char *f = file_name_for(s->name);
+  char *p = xasprintf("%s/dev/%s", s->d->o->build.state_dir, f);
+  free(f);
+  return p;
+}
+
+/* Fill a fresh sync folder with the mounted folders as the image holds them
+ * (build steps may have left files there that the host does not have). */
+static int seed_sync(struct svc *s, char **err) {
+  char *tmp = NULL;
+  cJSON *cfg = cJSON_CreateObject();
+  cJSON_AddStringToObject(cfg, "Image", s->image_id);
+  cJSON *lab = cJSON_AddObjectToObject(cfg, "Labels");
+  cJSON_AddStringToObject(lab, "dbx.project", s->d->project);
+  cJSON_AddStringToObject(lab, "dbx.dev-seed", s->name);
+  int rc = container_create(s->d->e, NULL, cfg, &tmp, err);
+  cJSON_Delete(cfg);
+  if (rc < 0) return -1;
+  rm_rf(s->syncdir);
+  mkdir_p(s->syncdir);
+  for (size_t i = 0; i < s->mounts.n && rc == 0; i++) {
+    char *path = xasprintf("%s/%s", s->workdir, s->mounts.v[i]), *tar = NULL;
+    size_t len = 0;
+    rc = container_get_archive(s->d->e, tmp, path, &tar, &len, err);
+    if (rc == 0) rc = tarmem_extract(tar, len, s->syncdir, err);
+    free(tar);
+    free(path);
+  }
+  char *e2 = NULL;
+  container_remove(s->d->e, tmp, 0, &e2);
+  free(e2);
+  free(tmp);
+  return rc;
+}
+
+/* What dbx knows the container holds outside the sync folder: the source
+ * files the image was built with, plus what it copied in since. */
+struct known {
+  char *rel;
+  int present;
+};
+
+static void know(struct svc *s, const char *rel, int present) {
+  struct known *k = map_get(s->known, rel);
+  if (!k) {
+    k = xcalloc(1, sizeof *k);
+    k->rel = xstrdup(rel);
+    map_put(s->known, k->rel, k);
+  }
+  k->present = present;
+}
+
+static int held(struct svc *s, const char *rel) {
+  struct known *k = map_get(s->known, rel);
+  return k && k->present;
+}
+
+static void forget_all(struct svc *s) {
+  if (!s->known) return;
+  size_t it = 0;
+  const char *key;
+  void *val;
+  while (map_next(s->known, &it, &key, &val)) {
+    struct known *k = val;
+    free(k->rel);
+    free(k);
+  }
+  map_free(s->known);
+  s->known = NULL;
+}
+
+/* Start knowing what the image holds: the source target's inputs. */
+static void know_image(struct svc *s) {
+  forget_all(s);
+  s->known = map_new();
+  target *t = graph_find(*s->d->g, s->source_t ? s->source_t : "");
+  for (size_t i = 0; t && i < t->inputs.n; i++) {
+    const char *r;
+    if (under(t->inputs.v[i], s->context, &r) && *r) know(s, r, 1);
+  }
+}
+
+/* ---- the container ---- */
+
+static void on_log_line(void *ud, int stream, const char *line, size_t len) {
+  struct svc *s = ud;
+  (void)stream;
+  if (len > 18 && strncmp(line, "dbx-init: started ", 18) == 0) s->starts++;
+  else if (len > 10 && strncmp(line, "dbx-init: ", 10) == 0 &&
+           (memmem(line, len, " exited with status", 19) || memmem(line, len, " killed by signal", 17)))
+    s->exits++;
+  char *l = xstrndup(line, len);
+  if (term_mode() == PROGRESS_JSON) {
+    strbuf sb = {0};
+    sb_adds(&sb, "{\"event\":\"log\",\"service\":");
+    sb_add_json_str(&sb, s->name);
+    sb_addf(&sb, ",\"stream\":\"%s\",\"line\":", stream == 2 ? "stderr" : "stdout");
+    sb_add_json_str(&sb, l);
+    sb_adds(&sb, "}\n");
+    fputs(sb.buf, stdout);
+    fflush(stdout);
+    sb_free(&sb);
+  } else {
+    term_line(s->name, l);
+  }
+  free(l);
+}
+
+static void on_log_end(void *ud) {
+  struct svc *s = ud;
+  s->logs_ended = 1;
+}
+
+static cJSON *str_array(const cJSON *src) {
+  cJSON *a = cJSON_CreateArray();
+  const cJSON *v;
+  cJSON_ArrayForEach(v, src) if (cJSON_IsString(v)) cJSON_AddItemToArray(a, cJSON_CreateString(v->valuestring));
+  return a;
+}
+
+/* dbx-init and the zygote, copied into the container before it starts. */
+static int put_tools(struct svc *s, const char *cid, char **err) {
+  size_t ilen = 0, zlen = 0;
+  const char *init = recipe_embedded("init/dbx-init", &ilen);
+  const char *zyg = recipe_embedded("init/zygote.py", &zlen);
+  if (!init || !zyg) {
+    *err = xstrdup("this dbx was built without dbx-init or the zygote (run make)");
+    return -1;
+  }
+  tarmem *t = tarmem_new();
+  tarmem_add_dir(t, TOOLS_DIR + 1, 0755, 0, 0);
+  tarmem_add_data(t, TOOLS_DIR "/dbx-init" + 1, init, ilen, 0755, 0, 0);
+  tarmem_add_data(t, TOOLS_DIR "/zygote.py" + 1, zyg, zlen, 0644, 0, 0);
+  size_t len;
+  char *tar = tarmem_finish(t, &len);
+  int rc = container_put_archive(s->d->e, cid, "/", tar, len, err);
+  free(tar);
+  return rc;
+}
+
+/* The POST /containers/create body for s running image (whose Config is cfg). */
+static cJSON *container_config(struct svc *s, const cJSON *cfg) {
+  struct dev *d = s->d;
+  cJSON *c = cJSON_CreateObject();
+  cJSON_AddStringToObject(c, "Image", s->image_id);
+  cJSON *ep = cJSON_AddArrayToObject(c, "Entrypoint");
+  cJSON_AddItemToArray(ep, cJSON_CreateString(TOOLS_DIR "/dbx-init"));
+  cJSON_AddItemToArray(ep, cJSON_CreateString("--stay"));
+  cJSON_AddItemToArray(ep, cJSON_CreateString(s->warm && !s->mount ? "--hup=forward" : "--hup=restart"));
+  cJSON_AddItemToArray(ep, cJSON_CreateString("--"));
+  const cJSON *v;
+  cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(cfg, "Entrypoint"))
+    if (cJSON_IsString(v)) cJSON_AddItemToArray(ep, cJSON_CreateString(v->valuestring));
+  cJSON *cmd = cJSON_AddArrayToObject(c, "Cmd");
+  if (s->warm && !s->mount) {
+    cJSON_AddItemToArray(cmd, cJSON_CreateString("python"));
+    cJSON_AddItemToArray(cmd, cJSON_CreateString(TOOLS_DIR "/zygote.py"));
+    cJSON_AddItemToArray(cmd, cJSON_CreateString("--"));
+  }
+  cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(cfg, "Cmd"))
+    if (cJSON_IsString(v)) cJSON_AddItemToArray(cmd, cJSON_CreateString(v->valuestring));
+  cJSON *lab = cJSON_AddObjectToObject(c, "Labels");
+  cJSON_AddStringToObject(lab, "dbx.project", d->project);
+  cJSON_AddStringToObject(lab, "dbx.service", s->name);
+  cJSON_AddStringToObject(lab, "dbx.dev", "1");
+  cJSON *env = cJSON_AddArrayToObject(c, "Env");
+  cJSON_AddItemToArray(env, cJSON_CreateString("DBX_DEV=1"));
+  if (s->rundir) cJSON_AddItemToArray(env, cJSON_CreateString("DBX_INIT_STARTED=" TOOLS_DIR "/run/started"));
+  cJSON *hc = cJSON_AddObjectToObject(c, "HostConfig");
+  if (d->host_net) {
+    cJSON_AddStringToObject(hc, "NetworkMode", "host");
+  } else if (s->port) {
+    char *p = xasprintf("%d/tcp", s->port), *hp = xasprintf("%d", s->port);
+    cJSON *ex = cJSON_AddObjectToObject(c, "ExposedPorts");
+    cJSON_AddItemToObject(ex, p, cJSON_CreateObject());
+    cJSON *pb = cJSON_AddObjectToObject(hc, "PortBindings"), *arr = cJSON_AddArrayToObject(pb, p);
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "HostIp", "127.0.0.1");
+    cJSON_AddStringToObject(b, "HostPort", hp);
+    cJSON_AddItemToArray(arr, b);
+    free(p);
+    free(hp);
+  }
+  cJSON *binds = cJSON_AddArrayToObject(hc, "Binds");
+  char cwd[PATH_MAX];
+  if (!getcwd(cwd, sizeof cwd)) cwd[0] = 0;
+  if (s->rundir) {
+    char *b = xasprintf("%s/%s:" TOOLS_DIR "/run", cwd, s->rundir);
+    cJSON_AddItemToArray(binds, cJSON_CreateString(b));
+    free(b);
+  }
+  for (size_t i = 0; i < s->mounts.n && (s->syncdir || s->mount); i++) {
+    char *from = s->mount ? path_join(s->context, s->mounts.v[i]) : path_join(s->syncdir, s->mounts.v[i]);
+    char *b = xasprintf("%s/%s:%s/%s", cwd, from, s->workdir, s->mounts.v[i]);
+    cJSON_AddItemToArray(binds, cJSON_CreateString(b));
+    free(b);
+    free(from);
+  }
+  (void)str_array;
+  return c;
+}
+
+static char *container_name(struct svc *s) {
+  strbuf sb = {0};
+  sb_addf(&sb, "dbx-%s-%s", s->d->project, s->name);
+  for (size_t i = 0; i < sb.len; i++) {
+    char ch = sb.buf[i];
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
+          ch == '.' || ch == '-'))
+      sb.buf[i] = '-';
+  }
+  return sb_take(&sb);
+}
+
+/* Remove containers of s left by an earlier dbx dev that ended without cleaning up. */
+static void remove_leftovers(struct svc *s) {
+  strvec labels = {0}, ids = {0};
+  sv_push_own(&labels, xasprintf("dbx.project=%s", s->d->project));
+  sv_push_own(&labels, xasprintf("dbx.service=%s", s->name));
+  sv_push(&labels, "dbx.dev=1");
+  char *err = NULL;
+  if (container_find(s->d->e, &labels, &ids, &err) == 0) {
+    for (size_t i = 0; i < ids.n; i++) {
+      say(s, "removing container %.12s, left by an earlier dbx dev", ids.v[i]);
+      char *e2 = NULL;
+      container_remove(s->d->e, ids.v[i], 2, &e2);
+      free(e2);
+    }
+  }
+  free(err);
+  sv_free(&labels);
+  sv_free(&ids);
+}
+
+/* Wait until s's app has (re)started since `starts` lines and answers its
+ * health check. 0, or -1 with *why set. *started_ms receives when it started. */
+/* What dbx-init last wrote in the run folder ("" when nothing yet). */
+static char *started_mark(struct svc *s) {
+  if (!s->rundir) return xstrdup("");
+  char *p = xasprintf("%s/started", s->rundir), *text = NULL;
+  size_t len;
+  if (read_file(p, &text, &len) < 0) text = xstrdup("");
+  free(p);
+  return text;
+}
+
+static int wait_ready(struct svc *s, size_t starts, size_t exits, uint64_t *started_at, char **why) {
+  struct dev *d = s->d;
+  uint64_t deadline = now_ms() + READY_TIMEOUT_MS;
+  /* a start shows in the run folder (polled every millisecond) sooner than
+   * in the log stream, which the engine delivers tens of milliseconds late */
+  char *mark = s->rundir ? s->start_mark : NULL;
+  while (s->starts <= starts && !d->stop) {
+    if (mark) {
+      char *now = started_mark(s);
+      int changed = strcmp(now, mark) != 0;
+      free(now);
+      if (changed) break;
+    }
+    if (s->exits > exits) {
+      *why = xstrdup("the app exited before it started (its output is above)");
+      return -1;
+    }
+    if (s->logs_ended) {
+      *why = xstrdup("the container stopped");
+      return -1;
+    }
+    if (now_ms() > deadline) {
+      *why = xstrdup("the app did not start within 60 s");
+      return -1;
+    }
+    sleep_loop(d, mark ? 1 : 50);
+  }
+  *started_at = now_ms();
+  if (d->stop) {
+    *why = xstrdup("interrupted");
+    return -1;
+  }
+  if (!s->probe || !s->health) return 0;
+  size_t exits_then = s->exits;
+  while (!d->stop) {
+    char *body = NULL;
+    long st = engine_call(s->probe, "GET", s->health, NULL, &body);
+    free(body);
+    if (st >= 200 && st < 400) return 0;
+    if (s->exits > exits_then) {
+      *why = xstrdup("the app exited (its output is above)");
+      return -1;
+    }
+    if (now_ms() > deadline) {
+      *why = st > 0 ? xasprintf("%s answered %ld for 60 s", s->health, st)
+                    : xasprintf("nothing answered on 127.0.0.1:%d%s for 60 s", s->port, s->health);
+      return -1;
+    }
+    sleep_loop(d, 1);
+  }
+  *why = xstrdup("interrupted");
+  return -1;
+}
+
+/* Create and start s's container from s->image_id; 0, or -1 after saying why. */
+static int start_container(struct svc *s, const cJSON *img_cfg) {
+  struct dev *d = s->d;
+  char *err = NULL;
+  pick_mounts(s);
+  free(s->syncdir);
+  s->syncdir = NULL;
+  if (!s->mount && !d->archive && s->mounts.n) {
+    char *sd = state_dir_of(s);
+    s->syncdir = xasprintf("%s/sync-%.12s", sd, strncmp(s->image_id, "sha256:", 7) == 0 ? s->image_id + 7 : s->image_id);
+    free(sd);
+    if (seed_sync(s, &err) < 0) {
+      say(s, "cannot fill the sync folder %s: %s", s->syncdir, err);
+      free(err);
+      return -1;
+    }
+  }
+  free(s->rundir);
+  s->rundir = NULL;
+  if (!d->archive) { /* a folder dbx-init writes its starts into, for the user the app runs as */
+    char *sd = state_dir_of(s);
+    s->rundir = xasprintf("%s/run", sd);
+    free(sd);
+    rm_rf(s->rundir);
+    mkdir_p(s->rundir);
+    if (geteuid() != 0 || chown(s->rundir, (uid_t)s->uid, (gid_t)s->uid) < 0) chmod(s->rundir, 0777);
+  }
+  cJSON *cfg = container_config(s, img_cfg);
+  char *name = container_name(s), *cid = NULL;
+  int rc = container_create(d->e, name, cfg, &cid, &err);
+  if (rc < 0 && err && strstr(err, "is already in use")) { /* the container being replaced holds the name */
+    free(err);
+    err = NULL;
+    char *alt = xasprintf("%s-%.8s", name, s->image_id + (strncmp(s->image_id, "sha256:", 7) == 0 ? 7 : 0));
+    rc = container_create(d->e, alt, cfg, &cid, &err);
+    free(alt);
+  }
+  cJSON_Delete(cfg);
+  free(name);
+  if (rc == 0) rc = put_tools(s, cid, &err);
+  if (rc == 0) {
+    s->starts = s->exits = 0;
+    s->logs_ended = 0;
+    rc = container_start(d->e, cid, &err);
+    /* after the start: following a container that is not running ends at once;
+     * from its beginning, so nothing it printed is missed */
+    if (rc == 0) s->logs = container_logs_follow(d->e, cid, -1, on_log_line, on_log_end, s);
+  }
+  if (rc < 0) {
+    say(s, "%s", err);
+    free(err);
+    if (cid) {
+      container_logs_close(s->logs);
+      s->logs = NULL;
+      char *e2 = NULL;
+      container_remove(d->e, cid, 0, &e2);
+      free(e2);
+    }
+    free(cid);
+    return -1;
+  }
+  free(s->cid);
+  s->cid = cid;
+  know_image(s);
+  return 0;
+}
+
+static void stop_container(struct svc *s, int remove_sync) {
+  forget_all(s);
+  container_logs_close(s->logs);
+  s->logs = NULL;
+  if (s->cid) {
+    char *err = NULL;
+    if (container_remove(s->d->e, s->cid, 5, &err) < 0) say(s, "%s", err);
+    free(err);
+    free(s->cid);
+    s->cid = NULL;
+  }
+  if (remove_sync && s->syncdir) rm_rf(s->syncdir);
+}
+
+/* ---- reloads ---- */
+
+struct change {
+  size_t copied, deleted;
+  strvec names; /* what changed, for the message */
+};
+
+static void report(struct svc *s, const char *reason, const char *action, uint64_t total, uint64_t sync_ms,
+                   uint64_t restart_ms, uint64_t health_ms, const char *error) {
+  if (term_mode() == PROGRESS_JSON) {
+    strbuf sb = {0};
+    sb_adds(&sb, "{\"event\":\"reload\",\"service\":");
+    sb_add_json_str(&sb, s->name);
+    sb_adds(&sb, ",\"reason\":");
+    sb_add_json_str(&sb, reason);
+    sb_adds(&sb, ",\"action\":");
+    sb_add_json_str(&sb, action);
+    sb_addf(&sb, ",\"ms\":%llu,\"sync_ms\":%llu,\"restart_ms\":%llu,\"health_ms\":%llu,\"container\":\"%.12s\"",
+            (unsigned long long)total, (unsigned long long)sync_ms, (unsigned long long)restart_ms,
+            (unsigned long long)health_ms, s->cid ? s->cid : "");
+    if (error) {
+      sb_adds(&sb, ",\"error\":");
+      sb_add_json_str(&sb, error);
+    }
+    sb_adds(&sb, "}\n");
+    fputs(sb.buf, stdout);
+    fflush(stdout);
+    sb_free(&sb);
+    return;
+  }
+  if (error) term_msg("%s: %s → %s, but %s", s->name, reason, action, error);
+  else
+    term_msg("%s: %s → %s in %llu ms (sync %llu, restart %llu, health %llu)", s->name, reason, action,
+             (unsigned long long)total, (unsigned long long)sync_ms, (unsigned long long)restart_ms,
+             (unsigned long long)health_ms);
+}
+
+static char *reason_of(const strvec *names) {
+  if (!names->n) return xstrdup("nothing changed");
+  const char *base = strrchr(names->v[0], '/');
+  base = base ? base + 1 : names->v[0];
+  if (names->n == 1) return xasprintf("%s changed", base);
+  return xasprintf("%s and %zu more changed", base, names->n - 1);
+}
+
+/* Whether the file at a has exactly the bytes of the file at b. */
+static int same_file(const char *a, const char *b) {
+  char *x = NULL, *y = NULL;
+  size_t xl = 0, yl = 0;
+  int same = read_file(a, &x, &xl) == 0 && read_file(b, &y, &yl) == 0 && xl == yl && memcmp(x, y, xl) == 0;
+  free(x);
+  free(y);
+  return same;
+}
+
+/* Copy src to dst through a temp file and a rename (the app never reads half a
+ * file), owned by uid. 0 or a negative errno. */
+static int copy_in(const char *src, const char *dst, int uid) {
+  char *data = NULL;
+  size_t len = 0;
+  struct stat st;
+  if (stat(src, &st) < 0) return -errno;
+  int rc = read_file(src, &data, &len);
+  if (rc < 0) return rc;
+  char *dir = xstrdup(dst), *slash = strrchr(dir, '/');
+  if (slash) {
+    *slash = 0;
+    mkdir_p(dir);
+  }
+  free(dir);
+  char *tmp = xasprintf("%s.dbx-sync", dst);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, st.st_mode & 0777);
+  if (fd < 0) rc = -errno;
+  for (size_t off = 0; rc == 0 && off < len;) {
+    ssize_t w = write(fd, data + off, len - off);
+    if (w < 0) rc = -errno;
+    else off += (size_t)w;
+  }
+  if (fd >= 0) {
+    if (rc == 0 && geteuid() == 0 && fchown(fd, (uid_t)uid, (gid_t)uid) < 0) rc = -errno;
+    if (close(fd) < 0 && rc == 0) rc = -errno;
+  }
+  if (rc == 0 && rename(tmp, dst) < 0) rc = -errno;
+  if (rc < 0) unlink(tmp);
+  free(tmp);
+  free(data);
+  return rc;
+}
+
+static int is_mounted(struct svc *s, const char *rel) {
+  if (!s->syncdir) return 0;
+  const char *slash = strchr(rel, '/');
+  if (!slash) return 0;
+  for (size_t i = 0; i < s->mounts.n; i++)
+    if (strlen(s->mounts.v[i]) == (size_t)(slash - rel) && strncmp(s->mounts.v[i], rel, (size_t)(slash - rel)) == 0)
+      return 1;
+  return 0;
+}
+
+/* Remove from the sync folder dst whatever the host folder host no longer
+ * holds; the number of files removed (their paths, rel-based, go to names). */
+static size_t prune(const char *dst, const char *host, strvec *names, const char *rel) {
+  uv_fs_t req;
+  size_t removed = 0;
+  if (uv_fs_scandir(NULL, &req, dst, 0, NULL) < 0) {
+    uv_fs_req_cleanup(&req);
+    return 0;
+  }
+  uv_dirent_t ent;
+  while (uv_fs_scandir_next(&req, &ent) != UV_EOF) {
+    char *d = path_join(dst, ent.name), *h = path_join(host, ent.name), *r = path_join(rel, ent.name);
+    struct stat st;
+    if (lstat(h, &st) < 0) {
+      rm_rf(d);
+      removed++;
+      sv_push(names, r);
+    } else if (ent.type == UV_DIRENT_DIR && S_ISDIR(st.st_mode)) {
+      removed += prune(d, h, names, r);
+    }
+    free(d), free(h), free(r);
+  }
+  uv_fs_req_cleanup(&req);
+  return removed;
+}
+
+/* Put the changed source files (context-relative rels) into s's container. */
+static int sync_files(struct svc *s, const strvec *rels, struct change *c, char **err) {
+  struct dev *d = s->d;
+  tarmem *t = NULL;
+  strvec gone = {0};
+  size_t in_tar = 0;
+  int rc = 0;
+  for (size_t i = 0; i < rels->n && rc == 0; i++) {
+    const char *rel = rels->v[i];
+    char *host = path_join(s->context, rel);
+    struct stat st;
+    int exists = lstat(host, &st) == 0;
+    if (exists && S_ISDIR(st.st_mode)) { /* replaced: drop what the old folder held */
+      if (is_mounted(s, rel)) {
+        char *dst = path_join(s->syncdir, rel);
+        c->deleted += prune(dst, host, &c->names, rel);
+        free(dst);
+      }
+      free(host);
+      continue;
+    }
+    if (is_mounted(s, rel)) {
+      char *dst = path_join(s->syncdir, rel);
+      if (exists && S_ISREG(st.st_mode)) {
+        if (!same_file(host, dst)) {
+          rc = copy_in(host, dst, s->uid);
+          if (rc < 0) *err = xasprintf("cannot copy %s into %s: %s", host, dst, strerror(-rc));
+          else {
+            c->copied++;
+            sv_push(&c->names, rel);
+          }
+        }
+      } else if (!exists) {
+        struct stat ds;
+        if (lstat(dst, &ds) == 0) {
+          rm_rf(dst);
+          c->deleted++;
+          sv_push(&c->names, rel);
+        }
+      }
+      free(dst);
+    } else if (exists && S_ISREG(st.st_mode)) {
+      if (!t) t = tarmem_new();
+      int r = tarmem_add_file(t, rel, host, s->uid, s->uid);
+      if (r < 0) {
+        *err = xasprintf("cannot read %s: %s", host, strerror(-r));
+        rc = -1;
+      } else {
+        in_tar++;
+        sv_push(&c->names, rel);
+        know(s, rel, 1);
+      }
+    } else if (!exists && held(s, rel)) {
+      sv_push_own(&gone, xasprintf("%s/%s", s->workdir, rel));
+      sv_push(&c->names, rel);
+      know(s, rel, 0);
+    }
+    free(host);
+  }
+  if (t) {
+    size_t len;
+    char *tar = tarmem_finish(t, &len);
+    if (rc == 0 && in_tar) {
+      rc = container_put_archive(d->e, s->cid, s->workdir, tar, len, err);
+      if (rc == 0) c->copied += in_tar;
+    }
+    free(tar);
+  }
+  if (rc == 0 && gone.n) {
+    strvec argv = {0};
+    sv_push(&argv, "rm");
+    sv_push(&argv, "-rf");
+    sv_push(&argv, "--");
+    for (size_t i = 0; i < gone.n; i++) sv_push(&argv, gone.v[i]);
+    int status = 0;
+    rc = container_exec(d->e, s->cid, &argv, "root", &status, err);
+    if (rc == 0) c->deleted += gone.n;
+    sv_free(&argv);
+  }
+  sv_free(&gone);
+  return rc;
+}
+
+/* Source files changed: sync them, restart the app, wait for health. */
+static void reload_source(struct svc *s, const strvec *rels, const strvec *names) {
+  uint64_t t0 = now_ms();
+  struct change c = {0};
+  char *err = NULL, *reason = reason_of(names);
+  if (s->mount) {
+    say(s, "%s (mounted: the app's own reloader picks it up)", reason);
+    free(reason);
+    return;
+  }
+  if (sync_files(s, rels, &c, &err) < 0) {
+    report(s, reason, "sync failed", now_ms() - t0, 0, 0, 0, err);
+    free(err);
+    free(reason);
+    sv_free(&c.names);
+    return;
+  }
+  if (!c.copied && !c.deleted) {
+    if (term_verbose()) say(s, "%s, but no content differs from the container's: nothing to do", reason);
+    free(reason);
+    sv_free(&c.names);
+    return;
+  }
+  free(reason);
+  reason = reason_of(&c.names);
+  sv_free(&c.names);
+  uint64_t t1 = now_ms();
+  size_t starts = s->starts, exits = s->exits;
+  free(s->start_mark);
+  s->start_mark = started_mark(s);
+  if (container_kill(s->d->e, s->cid, "HUP", &err) < 0) {
+    report(s, reason, "synced, restart failed", now_ms() - t0, t1 - t0, 0, 0, err);
+    free(err);
+    free(reason);
+    return;
+  }
+  uint64_t started = 0;
+  int rc = wait_ready(s, starts, exits, &started, &err);
+  uint64_t t3 = now_ms();
+  char *action = c.deleted && c.copied ? xasprintf("synced %zu file%s, deleted %zu, restarted", c.copied, c.copied == 1 ? "" : "s", c.deleted)
+                 : c.deleted             ? xasprintf("deleted %zu file%s, restarted", c.deleted, c.deleted == 1 ? "" : "s")
+                                         : xasprintf("synced %zu file%s, restarted", c.copied, c.copied == 1 ? "" : "s");
+  if (rc < 0) {
+    report(s, reason, action, t3 - t0, t1 - t0, 0, 0, err);
+    free(err);
+  } else {
+    if (!started) started = t3;
+    report(s, reason, action, t3 - t0, t1 - t0, started - t1, t3 - started, NULL);
+  }
+  free(action);
+  free(reason);
+}
+
+/* Start s's container for the first time; 0 or -1 (said why). */
+static int first_start(struct svc *s) {
+  uint64_t t0 = now_ms();
+  cJSON *cfg = NULL;
+  char *err = NULL;
+  free(s->image_id);
+  s->image_id = built_image(s, &cfg);
+  if (!s->image_id) return -1;
+  remove_leftovers(s);
+  int rc = start_container(s, cfg);
+  cJSON_Delete(cfg);
+  if (rc < 0) return -1;
+  uint64_t started = 0;
+  free(s->start_mark);
+  s->start_mark = xstrdup("");
+  if (wait_ready(s, 0, 0, &started, &err) < 0) {
+    say(s, "container %.12s started, but %s", s->cid, err);
+    free(err);
+    return s->d->stop ? -1 : 0; /* keep it: the next edit may fix the app */
+  }
+  const char *how = s->mount ? "source mounted" : s->syncdir ? "sync folder mounted" : "files copied through the engine API";
+  uint64_t ms = now_ms() - t0;
+  if (term_mode() == PROGRESS_JSON) {
+    strbuf sb = {0};
+    sb_adds(&sb, "{\"event\":\"ready\",\"service\":");
+    sb_add_json_str(&sb, s->name);
+    sb_addf(&sb, ",\"container_id\":\"%s\",\"port\":%d,\"sync\":", s->cid, s->port);
+    sb_add_json_str(&sb, how);
+    sb_addf(&sb, ",\"restart\":\"%s\",\"ms\":%llu}\n", s->mount ? "app" : s->warm ? "warm" : "cold",
+            (unsigned long long)ms);
+    fputs(sb.buf, stdout);
+    fflush(stdout);
+    sb_free(&sb);
+    return 0;
+  }
+  char *where = s->port ? xasprintf(" on http://127.0.0.1:%d", s->port) : xstrdup("");
+  say(s, "running%s (container %.12s, %s%s, ready in %llu ms)", where, s->cid, how,
+      s->warm && !s->mount ? ", warm restarts" : "", (unsigned long long)ms);
+  free(where);
+  return 0;
+}
+
+/* The image changed (deps, base or recipe): replace the container, keeping the
+ * old one if the new one does not become healthy. */
+static void replace(struct svc *s, const char *reason) {
+  struct dev *d = s->d;
+  uint64_t t0 = now_ms();
+  cJSON *cfg = NULL;
+  char *id = built_image(s, &cfg);
+  if (!id) return;
+  if (s->image_id && strcmp(id, s->image_id) == 0 && s->cid) {
+    free(id);
+    cJSON_Delete(cfg);
+    if (term_verbose()) say(s, "%s, and the dev image is the same: nothing to do", reason);
+    return;
+  }
+  /* the old container holds the port: stop it (not remove) while the new one tries */
+  char *old_id = s->image_id, *old_cid = s->cid, *old_sync = s->syncdir ? xstrdup(s->syncdir) : NULL, *err = NULL;
+  container_logs *old_logs = s->logs;
+  s->logs = NULL;
+  s->syncdir = NULL;
+  if (old_cid) {
+    container_logs_close(old_logs);
+    char *path = xasprintf("/containers/%s/stop?t=5", old_cid), *body = NULL;
+    engine_call(d->e, "POST", path, NULL, &body);
+    free(path);
+    free(body);
+  }
+  s->image_id = id;
+  s->cid = NULL;
+  int rc = start_container(s, cfg);
+  cJSON_Delete(cfg);
+  uint64_t started = 0;
+  free(s->start_mark);
+  s->start_mark = xstrdup("");
+  if (rc == 0) rc = wait_ready(s, 0, 0, &started, &err);
+  else err = xstrdup("the new container did not start");
+  if (rc == 0) {
+    if (old_cid) {
+      char *e2 = NULL;
+      container_remove(d->e, old_cid, 0, &e2);
+      free(e2);
+    }
+    if (old_sync && (!s->syncdir || strcmp(old_sync, s->syncdir) != 0)) rm_rf(old_sync);
+    char *action = xasprintf("rebuilt, new container %.12s", s->cid);
+    report(s, reason, action, now_ms() - t0, 0, 0, started ? now_ms() - started : 0, NULL);
+    free(action);
+    free(old_id);
+  } else {
+    report(s, reason, "rebuilt", now_ms() - t0, 0, 0, 0, err);
+    free(err);
+    stop_container(s, s->syncdir && (!old_sync || strcmp(old_sync, s->syncdir) != 0));
+    free(s->image_id);
+    free(s->syncdir);
+    s->image_id = old_id;
+    s->syncdir = old_sync;
+    old_sync = NULL;
+    s->cid = old_cid;
+    old_cid = NULL;
+    if (s->cid) {
+      s->starts = s->exits = 0;
+      s->logs_ended = 0;
+      char *e2 = NULL;
+      long since = (long)time(NULL);
+      if (container_start(d->e, s->cid, &e2) < 0) say(s, "cannot start the previous container again: %s", e2);
+      else {
+        s->logs = container_logs_follow(d->e, s->cid, since, on_log_line, on_log_end, s);
+        say(s, "keeping the previous container %.12s", s->cid);
+      }
+      free(e2);
+    }
+  }
+  free(old_cid);
+  free(old_sync);
+}
+
+/* ---- watching ---- */
+
+static int under(const char *path, const char *dir, const char **rest) {
+  size_t n = strlen(dir);
+  if (!n) {
+    *rest = path;
+    return 1;
+  }
+  if (strncmp(path, dir, n) != 0 || (path[n] != '/' && path[n])) return 0;
+  *rest = path[n] ? path + n + 1 : "";
+  return 1;
+}
+
+static int in_list(const strvec *v, const char *s) {
+  for (size_t i = 0; i < v->n; i++)
+    if (strcmp(v->v[i], s) == 0) return 1;
+  return 0;
+}
+
+static int input_of(graph *g, const char *tname, const char *path) {
+  target *t = tname ? graph_find(g, tname) : NULL;
+  return t && in_list(&t->inputs, path);
+}
+
+/* What a change of path (project-relative) means for s; *rel receives the
+ * context-relative path of a source file. */
+static int classify(struct svc *s, const char *path, const char **rel) {
+  graph *g = *s->d->g;
+  if (in_list(&g->recipe_files, path)) return CH_RECIPE;
+  if (input_of(g, s->deps_t, path) || input_of(g, s->base_t, path) || input_of(g, s->lock_t, path))
+    return CH_DEPS;
+  const char *r;
+  if (!under(path, s->context, &r) || !*r) return CH_NONE;
+  if (ignore_match(&s->ign, r)) return CH_NONE;
+  for (size_t i = 0; i < s->sources.n; i++)
+    if (glob_match(s->sources.v[i], r)) {
+      *rel = r;
+      return CH_SOURCE;
+    }
+  return CH_NONE;
+}
+
+static int on_watch_ignore(void *ud, const char *path, int is_dir) {
+  struct dev *d = ud;
+  (void)is_dir;
+  for (size_t i = 0; i < d->n; i++) {
+    const char *r;
+    if (under(path, d->s[i].context, &r) && *r && ignore_match(&d->s[i].ign, r)) return 1;
+  }
+  return 0;
+}
+
+static void on_watch_batch(void *ud, const strvec *paths) {
+  struct dev *d = ud;
+  for (size_t i = 0; i < paths->n; i++) sv_push(&d->pending, paths->v[i]);
+}
+
+static void on_watch_warn(void *ud, const char *msg) {
+  (void)ud;
+  say(NULL, "%s", msg);
+}
+
+static char *dir_of(const char *p) {
+  const char *slash = strrchr(p, '/');
+  return slash ? xstrndup(p, (size_t)(slash - p)) : xstrdup("");
+}
+
+static int start_watch(struct dev *d) {
+  watch_opts wo = {.settle_ms = d->o->debounce_ms, .ignore = on_watch_ignore, .batch = on_watch_batch,
+                   .warn = on_watch_warn, .ud = d};
+  char *err = NULL;
+  if (watch_open(&d->loop, ".", &wo, &d->w, &err) < 0) {
+    say(NULL, "cannot watch files: %s", err);
+    free(err);
+    return -1;
+  }
+  strvec flat = {0};
+  graph *g = *d->g;
+  for (size_t i = 0; i < g->recipe_files.n; i++) sv_push_own(&flat, dir_of(g->recipe_files.v[i]));
+  for (size_t i = 0; i < d->n; i++) {
+    struct svc *s = &d->s[i];
+    const char *ts[] = {s->deps_t, s->base_t, s->lock_t};
+    for (size_t k = 0; k < 3; k++) {
+      target *t = ts[k] ? graph_find(g, ts[k]) : NULL;
+      for (size_t j = 0; t && j < t->inputs.n; j++) sv_push_own(&flat, dir_of(t->inputs.v[j]));
+    }
+  }
+  sv_sort_uniq(&flat);
+  int rc = 0;
+  for (size_t i = 0; i < d->n && rc == 0; i++) rc = watch_add(d->w, d->s[i].context, 1, &err);
+  for (size_t i = 0; i < flat.n && rc == 0; i++) {
+    int covered = 0;
+    for (size_t k = 0; k < d->n; k++) {
+      const char *r;
+      covered |= under(flat.v[i], d->s[k].context, &r);
+    }
+    if (!covered && (rc = watch_add(d->w, flat.v[i], 0, &err)) == -ENOENT) { /* made later: the recipe reload sees it */
+      free(err);
+      err = NULL;
+      rc = 0;
+    }
+  }
+  sv_free(&flat);
+  if (rc < 0) {
+    say(NULL, "cannot watch files: %s", err);
+    free(err);
+    return -1;
+  }
+  say(NULL, "watching %zu folder%s for changes%s", watch_count(d->w), watch_count(d->w) == 1 ? "" : "s",
+      watch_polling(d->w) ? " (by polling)" : "");
+  return 0;
+}
+
+/* Handle the changes gathered so far. */
+static void handle_changes(struct dev *d) {
+  strvec paths = d->pending;
+  memset(&d->pending, 0, sizeof d->pending);
+  sv_sort_uniq(&paths);
+  int recipe = 0;
+  int *level = xcalloc(d->n, sizeof *level);
+  strvec *rels = xcalloc(d->n, sizeof *rels), *names = xcalloc(d->n, sizeof *names), rnames = {0};
+  for (size_t i = 0; i < paths.n; i++) {
+    for (size_t k = 0; k < d->n; k++) {
+      const char *rel = NULL;
+      int c = classify(&d->s[k], paths.v[i], &rel);
+      if (c == CH_RECIPE) {
+        recipe = 1;
+        sv_push(&rnames, paths.v[i]);
+        break;
+      }
+      if (c > level[k]) level[k] = c;
+      if (c == CH_SOURCE) sv_push(&rels[k], rel);
+      if (c != CH_NONE) sv_push(&names[k], paths.v[i]);
+    }
+  }
+  if (recipe) {
+    char *reason = reason_of(&rnames), *err = NULL;
+    graph *ng = d->o->reload(d->o->reload_ud, &err);
+    if (!ng) {
+      say(NULL, "%s, and it does not load: %s (still running what was built before)", reason, err);
+      free(err);
+    } else {
+      graph_free(*d->g);
+      *d->g = ng;
+      for (size_t k = 0; k < d->n; k++) {
+        if (svc_facts(&d->s[k], ng) < 0) say(&d->s[k], "the recipe no longer declares this service; still running the old one");
+        level[k] = CH_DEPS;
+      }
+      int code = build(d, NULL);
+      if (code == 0)
+        for (size_t k = 0; k < d->n && !d->stop; k++) replace(&d->s[k], reason);
+      else if (!d->stop)
+        say(NULL, "%s: the rebuild failed (above); still running what was built before", reason);
+    }
+    free(reason);
+  } else {
+    int *which = xcalloc(d->n, sizeof *which), any = 0;
+    for (size_t k = 0; k < d->n; k++) any |= which[k] = level[k] == CH_DEPS;
+    if (any) {
+      int code = build(d, which);
+      for (size_t k = 0; k < d->n && !d->stop; k++) {
+        if (!which[k]) continue;
+        char *reason = reason_of(&names[k]);
+        if (code == 0) replace(&d->s[k], reason);
+        else say(&d->s[k], "%s: the rebuild failed (above); the running container keeps serving", reason);
+        free(reason);
+      }
+    }
+    for (size_t k = 0; k < d->n && !d->stop; k++)
+      if (level[k] == CH_SOURCE && d->s[k].cid) reload_source(&d->s[k], &rels[k], &names[k]);
+    free(which);
+  }
+  for (size_t k = 0; k < d->n; k++) {
+    sv_free(&rels[k]);
+    sv_free(&names[k]);
+  }
+  free(rels);
+  free(names);
+  free(level);
+  sv_free(&rnames);
+  sv_free(&paths);
+}
+
+/* ---- the session ---- */
+
+static void close_walk(uv_handle_t *h, void *arg) {
+  (void)arg;
+  if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+int dev_run(graph **g, const strvec *services, const dev_opts *o) {
+  struct dev d = {0};
+  d.g = g;
+  d.o = o;
+  uv_loop_init(&d.loop);
+  uv_timer_init(&d.loop, &d.timer);
+  d.timer.data = &d;
+  int code = pick_services(&d, services);
+  if (code) goto out;
+  code = 1;
+  uv_signal_init(&d.loop, &d.sigint);
+  uv_signal_init(&d.loop, &d.sigterm);
+  d.sigint.data = d.sigterm.data = &d;
+  uv_signal_start(&d.sigint, on_signal, SIGINT);
+  uv_signal_start(&d.sigterm, on_signal, SIGTERM);
+
+  char *err = NULL;
+  if (tarmem_load(&err) < 0) {
+    fprintf(stderr, "dbx: error: %s\n", err);
+    free(err);
+    code = 2;
+    goto out;
+  }
+  if (engine_open(&d.loop, NULL, &d.e, &err) < 0) {
+    fprintf(stderr, "dbx: error: %s\n", err);
+    free(err);
+    code = 2;
+    goto out;
+  }
+  char *body = NULL;
+  long st = engine_call(d.e, "GET", "/_ping", NULL, &body);
+  if (st != 200) {
+    char *msg = engine_unreachable_msg(d.e, body ? body : "no answer");
+    fprintf(stderr, "dbx: error: %s\n", msg);
+    free(msg);
+    free(body);
+    code = 2;
+    goto out;
+  }
+  free(body);
+  body = NULL;
+  /* an engine without the default bridge (as the private test engine) runs
+   * containers on the host's network; otherwise ports are published on 127.0.0.1 */
+  st = engine_call(d.e, "GET", "/networks/bridge", NULL, &body);
+  free(body);
+  d.host_net = st != 200;
+  const char *addr = engine_address(d.e);
+  d.archive = strcmp(o->sync, "archive") == 0 || (strcmp(o->sync, "auto") == 0 && strncmp(addr, "unix://", 7) != 0);
+  d.project = image_project_name();
+
+  code = build(&d, NULL);
+  if (d.stop) {
+    code = 130;
+    goto out;
+  }
+  if (code != 0 && !o->watch) goto out;
+  if (code != 0) say(NULL, "the build failed; fix it and save: dbx dev --watch builds again");
+  for (size_t i = 0; i < d.n; i++)
+    if (d.s[i].port && d.s[i].health) {
+      char *h = xasprintf("tcp://127.0.0.1:%d", d.s[i].port);
+      if (engine_open(&d.loop, h, &d.s[i].probe, &err) < 0) free(err);
+      free(h);
+    }
+  int started = 0;
+  if (code == 0)
+    for (size_t i = 0; i < d.n && !d.stop; i++) started += first_start(&d.s[i]) == 0;
+  if (!o->watch && started < (int)d.n && !d.stop) {
+    code = 1;
+    goto cleanup;
+  }
+  if (o->watch && start_watch(&d) < 0) {
+    code = 1;
+    goto cleanup;
+  }
+  if (!o->watch) say(NULL, "running; Ctrl-C stops and removes the container%s", d.n == 1 ? "" : "s");
+  else say(NULL, "ready; edit and save to reload, Ctrl-C to stop");
+  int built_ok = code == 0;
+  while (!d.stop) {
+    uv_run(&d.loop, UV_RUN_ONCE);
+    if (d.stop) break;
+    if (d.pending.n) {
+      if (!built_ok) { /* nothing runs yet: build and start on any change */
+        sv_free(&d.pending);
+        if (build(&d, NULL) == 0) {
+          built_ok = 1;
+          for (size_t i = 0; i < d.n && !d.stop; i++) first_start(&d.s[i]);
+        }
+      } else {
+        handle_changes(&d);
+      }
+    }
+    for (size_t i = 0; i < d.n && !d.stop; i++) {
+      struct svc *s = &d.s[i];
+      if (s->cid && s->logs_ended) { /* stopped or removed from outside */
+        container_logs_close(s->logs);
+        s->logs = NULL;
+        say(s, "container %.12s stopped from outside dbx; starting a new one", s->cid);
+        char *e2 = NULL;
+        container_remove(d.e, s->cid, 0, &e2);
+        free(e2);
+        free(s->cid);
+        s->cid = NULL;
+        if (first_start(s) < 0) say(s, "could not start it again; save a file to retry");
+      }
+    }
+  }
+  code = 130;
+cleanup:
+  for (size_t i = 0; i < d.n; i++) {
+    struct svc *s = &d.s[i];
+    if (o->keep && s->cid) {
+      container_logs_close(s->logs);
+      s->logs = NULL;
+      say(s, "leaving container %.12s running (--keep)", s->cid);
+      continue;
+    }
+    if (s->cid) say(s, "stopping and removing container %.12s", s->cid);
+    stop_container(s, 1);
+    char *sd = state_dir_of(s);
+    rm_rf(sd);
+    free(sd);
+  }
+  {
+    char *devdir = xasprintf("%s/dev", o->build.state_dir);
+    rmdir(devdir);
+    free(devdir);
+  }
+out:
+  if (d.w) watch_close(d.w);
+  for (size_t i = 0; i < d.n; i++) {
+    struct svc *s = &d.s[i];
+    container_logs_close(s->logs);
+    if (s->probe) engine_close(s->probe);
+    svc_clear_facts(s);
+    free(s->name), free(s->image_id), free(s->cid), free(s->syncdir), free(s->rundir), free(s->start_mark);
+    forget_all(s);
+    sv_free(&s->mounts);
+  }
+  free(d.s);
+  if (d.e) engine_close(d.e);
+  sv_free(&d.pending);
+  free(d.project);
+  uv_walk(&d.loop, close_walk, NULL);
+  uv_run(&d.loop, UV_RUN_DEFAULT);
+  uv_loop_close(&d.loop);
+  return code;
+}

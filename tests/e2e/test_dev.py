@@ -1,0 +1,232 @@
+"""`dbx dev --watch` on the real engine with the LabLink allocator (Flask):
+edits reach the running container without a rebuild, deps edits replace the
+container, a broken lock keeps the old one serving, bursts give one reload,
+the polling fallback works, and Ctrl-C leaves nothing behind."""
+
+import json
+import signal
+import socket
+import time
+import urllib.request
+
+import pytest
+
+from engine import free_port
+from test_lablink import Lab, engine  # noqa: F401  (engine is a fixture)
+
+APP = "allocator/src/lablink_allocator/app.py"
+PKG = "allocator/src/lablink_allocator"
+
+
+def get(port, path="/health"):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+        return json.loads(r.read().decode())
+
+
+def port_free(port):
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def dev_containers(engine, lab):
+    out = engine.docker("ps", "-aq", "--no-trunc", "--filter", "label=dbx.dev=1",
+                        "--filter", f"label=dbx.project={lab.root.name}").stdout
+    return out.split()
+
+
+class Session:
+    """A running `dbx dev --watch` and what it printed."""
+
+    def __init__(self, lab, *args, env=None):
+        self.lab = lab
+        self.run = lab.spawn("dev", "--watch", *args, env=env)
+        self.ready = self.run.wait_event(lambda e: e["event"] == "ready", timeout=1500)
+        self.port = self.ready.get("port")
+
+    def reload(self, timeout=30):
+        return self.run.wait_event(lambda e: e["event"] == "reload", timeout=timeout)
+
+    def message(self, text, timeout=30):
+        return self.run.wait_event(lambda e: e["event"] == "dev" and text in e["message"], timeout=timeout)
+
+    def no_reload_for(self, seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            try:
+                line = self.run.lines.get(timeout=max(0.01, end - time.monotonic()))
+            except Exception:
+                continue
+            if line and line.strip():
+                e = json.loads(line)
+                self.run.seen.append(e)
+                assert e["event"] != "reload", f"an extra reload: {e}"
+
+    def stop(self):
+        self.run.proc.send_signal(signal.SIGINT)
+        return self.run.finish(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, engine):  # noqa: F811
+    if not port_free(5000):
+        pytest.fail("127.0.0.1:5000 is taken; the allocator example serves there")
+    base = tmp_path_factory.mktemp("devlab")
+    return Lab(base / "lablink", base / "side", engine)
+
+
+@pytest.fixture(scope="module")
+def session(lab):
+    s = Session(lab, "allocator")
+    yield s
+    if s.run.proc.poll() is None:
+        s.run.kill()
+    for cid in dev_containers(lab.engine, lab):
+        lab.engine.remove(cid)
+
+
+def inside(lab, cid, script):
+    return lab.engine.exec(cid, script).stdout
+
+
+def test_dev_starts_the_dev_image_with_labels_and_serves(session, lab):
+    assert session.port == 5000
+    assert get(5000)["status"] == "ok"
+    cids = dev_containers(lab.engine, lab)
+    assert cids == [session.ready["container_id"]]
+    labels = json.loads(lab.engine.docker("inspect", "--format", "{{json .Config.Labels}}", cids[0]).stdout)
+    assert labels["dbx.service"] == "allocator" and labels["dbx.dev"] == "1"
+    # dbx-init is PID 1, the app runs in the venv below the warm parent
+    assert inside(lab, cids[0], "cat /proc/1/cmdline | tr '\\0' ' '").startswith("/.dbx/dbx-init --stay")
+
+
+def test_a_handler_edit_is_served_without_a_build_or_a_new_container(session, lab):
+    cid = dev_containers(lab.engine, lab)[0]
+    calls = len(lab.docker_calls())
+    lab.edit(APP, 'return jsonify(status="ok",', 'return jsonify(status="ok", edited=1,')
+    ev = session.reload()
+    assert "error" not in ev, ev
+    assert ev["reason"] == "app.py changed" and "synced 1 file" in ev["action"], ev
+    assert get(5000).get("edited") == 1
+    assert dev_containers(lab.engine, lab) == [cid]
+    assert len(lab.docker_calls()) == calls, "no docker CLI process on the sync path"
+    assert ev["sync_ms"] + ev["restart_ms"] + ev["health_ms"] <= ev["ms"] + 1
+
+
+def test_restarts_are_warm_after_the_first_run(session, lab):
+    # the zygote has learned the app's imports: the next restart forks from a warm parent
+    time.sleep(6)
+    lab.edit(APP, "edited=1,", "edited=2,")
+    session.reload()
+    assert get(5000).get("edited") == 2
+    warm = [e for e in session.run.seen if e["event"] == "log" and "dbx-init: started" in e["line"]]
+    assert "warm" in warm[-1]["line"], warm[-1]
+
+
+def test_new_folder_is_synced_and_deleted_files_disappear(session, lab):
+    cid = dev_containers(lab.engine, lab)[0]
+    lab.write(f"{PKG}/extra/data/notes.txt", "hello\n")
+    lab.write(f"{PKG}/extra/__init__.py", "X = 1\n")
+    session.reload()
+    where = "/app/src/lablink_allocator/extra"
+    assert inside(lab, cid, f"cat {where}/data/notes.txt") == "hello\n"
+    (lab.root / f"{PKG}/extra/data/notes.txt").unlink()
+    ev = session.reload()
+    assert "deleted 1 file" in ev["action"], ev
+    assert lab.engine.exec(cid, f"test -e {where}/data/notes.txt", check=False).returncode != 0
+    assert inside(lab, cid, f"cat {where}/__init__.py") == "X = 1\n"
+
+
+def test_a_thousand_files_at_once_give_one_reload(session, lab):
+    cid = dev_containers(lab.engine, lab)[0]
+    bulk = lab.root / PKG / "bulk"
+    bulk.mkdir()
+    for i in range(1000):
+        (bulk / f"f{i}.py").write_text(f"N = {i}\n")
+    ev = session.reload(timeout=60)
+    assert "synced 1000 files" in ev["action"], ev
+    session.no_reload_for(1.5)
+    assert inside(lab, cid, "ls /app/src/lablink_allocator/bulk | wc -l").strip() == "1000"
+
+
+def test_an_unchanged_save_does_not_reload(session, lab):
+    p = lab.root / APP
+    p.write_text(p.read_text())
+    session.no_reload_for(1.0)
+
+
+def test_a_broken_lock_keeps_the_old_container_serving(session, lab):
+    cid = dev_containers(lab.engine, lab)[0]
+    good = lab.read("allocator/uv.lock")
+    lab.write("allocator/uv.lock", good.replace("[[package]]", "[[package]\n", 1), dedent=False)
+    session.message("the running container keeps serving", timeout=300)
+    assert dev_containers(lab.engine, lab) == [cid]
+    assert get(5000)["status"] == "ok"
+    lab.write("allocator/uv.lock", good, dedent=False)
+
+
+def test_a_lock_edit_replaces_the_container_with_the_new_package(session, lab):
+    old = dev_containers(lab.engine, lab)[0]
+    py = lab.read("allocator/pyproject.toml")
+    assert "dependencies = [" in py
+    lab.write("allocator/pyproject.toml", py.replace("dependencies = [", 'dependencies = [\n    "six==1.16.0",', 1),
+              dedent=False)
+    r = lab.engine.docker("run", "--rm", "--pull", "never", "--network", "host", "-v",
+                          f"{lab.root / 'allocator'}:/w", "-w", "/w", "ghcr.io/astral-sh/uv:python3.11-bookworm-slim",
+                          "uv", "lock", check=False, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    ev = session.run.wait_event(lambda e: e["event"] == "reload" and "rebuilt" in e["action"], timeout=900)
+    assert "error" not in ev, ev
+    new = dev_containers(lab.engine, lab)
+    assert len(new) == 1 and new[0] != old
+    assert inside(lab, new[0], "/app/.venv/bin/python -c 'import six; print(six.__version__)'").strip() == "1.16.0"
+    assert get(5000).get("edited") == 2, "the synced edits are in the new container too"
+
+
+def test_ctrl_c_removes_everything(session, lab):
+    r = session.stop()
+    assert r.code == 130, r
+    assert dev_containers(lab.engine, lab) == []
+    assert not (lab.root / ".dbx" / "dev").exists()
+    seeds = lab.engine.docker("ps", "-aq", "--filter", "label=dbx.dev-seed").stdout.split()
+    assert seeds == []
+    assert port_free(5000)
+
+
+def test_watch_limit_falls_back_to_polling(lab):
+    s = Session(lab, "allocator", env={"DBX_WATCH_LIMIT": "1"})
+    try:
+        s.message("polling", timeout=10) if not any(
+            e["event"] == "dev" and "polling" in e["message"] for e in s.run.seen) else None
+        lab.edit(APP, "edited=2,", "edited=3,")
+        ev = s.reload(timeout=30)
+        assert "error" not in ev, ev
+        assert get(5000).get("edited") == 3
+    finally:
+        r = s.stop()
+    assert r.code == 130
+
+
+def test_archive_mode_puts_files_through_the_api(lab):
+    s = Session(lab, "allocator", "--sync=archive")
+    try:
+        assert "engine API" in s.ready["sync"]
+        cid = s.ready["container_id"]
+        lab.edit(APP, "edited=3,", "edited=4,")
+        ev = s.reload()
+        assert "error" not in ev, ev
+        assert get(5000).get("edited") == 4
+        lab.write(f"{PKG}/extra/more.txt", "x\n")
+        s.reload()
+        assert inside(lab, cid, "cat /app/src/lablink_allocator/extra/more.txt") == "x\n"
+        (lab.root / f"{PKG}/extra/more.txt").unlink()
+        ev = s.reload()
+        assert "deleted 1 file" in ev["action"], ev
+        assert lab.engine.exec(cid, "test -e /app/src/lablink_allocator/extra/more.txt", check=False).returncode != 0
+    finally:
+        r = s.stop()
+    assert r.code == 130
+    assert dev_containers(lab.engine, lab) == []
