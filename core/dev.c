@@ -508,14 +508,17 @@ static char *container_name(struct svc *s) {
   return sb_take(&sb);
 }
 
-/* Remove containers of s left by an earlier dbx dev that ended without cleaning up. */
+/* Remove containers of s left by an earlier dbx dev that ended without
+ * cleaning up (killed, or --keep): its dev containers and its seed ones. */
 static void remove_leftovers(struct svc *s) {
-  strvec labels = {0}, ids = {0};
+  strvec labels = {0}, ids = {0}, seeds = {0};
   sv_push_own(&labels, xasprintf("dbx.project=%s", s->d->project));
   sv_push_own(&labels, xasprintf("dbx.service=%s", s->name));
   sv_push(&labels, "dbx.dev=1");
+  sv_push_own(&seeds, xasprintf("dbx.project=%s", s->d->project));
+  sv_push_own(&seeds, xasprintf("dbx.dev-seed=%s", s->name));
   char *err = NULL;
-  if (container_find(s->d->e, &labels, &ids, &err) == 0) {
+  if (container_find(s->d->e, &labels, &ids, &err) == 0 && container_find(s->d->e, &seeds, &ids, &err) == 0) {
     for (size_t i = 0; i < ids.n; i++) {
       say(s, "removing container %.12s, left by an earlier dbx dev", ids.v[i]);
       char *e2 = NULL;
@@ -525,6 +528,7 @@ static void remove_leftovers(struct svc *s) {
   }
   free(err);
   sv_free(&labels);
+  sv_free(&seeds);
   sv_free(&ids);
 }
 
@@ -1204,7 +1208,7 @@ static void handle_changes(struct dev *d) {
       if (code == 0)
         for (size_t k = 0; k < d->n && !d->stop; k++) replace(&d->s[k], reason);
       else if (!d->stop)
-        say(NULL, "%s: the rebuild failed (above); still running what was built before", reason);
+        say(NULL, "%s: the rebuild failed (above); the running container keeps serving", reason);
     }
     free(reason);
   } else {

@@ -4,6 +4,7 @@ container, a broken lock keeps the old one serving, bursts give one reload,
 the polling fallback works, and Ctrl-C leaves nothing behind."""
 
 import json
+import shutil
 import signal
 import socket
 import time
@@ -166,18 +167,24 @@ def test_a_broken_lock_keeps_the_old_container_serving(session, lab):
     assert dev_containers(lab.engine, lab) == [cid]
     assert get(5000)["status"] == "ok"
     lab.write("allocator/uv.lock", good, dedent=False)
+    # the good lock again: the image now also holds the files synced so far, so it is new
+    ev = session.run.wait_event(lambda e: e["event"] == "reload" and "rebuilt" in e["action"], timeout=300)
+    assert "error" not in ev, ev
 
 
 def test_a_lock_edit_replaces_the_container_with_the_new_package(session, lab):
     old = dev_containers(lab.engine, lab)[0]
-    py = lab.read("allocator/pyproject.toml")
+    # lock the new dependency in a scratch copy, then save both files at once, as `uv add` does
+    scratch = lab.side / "scratch"
+    shutil.copytree(lab.root / "allocator", scratch, ignore=shutil.ignore_patterns("src", "tests"))
+    py = (scratch / "pyproject.toml").read_text()
     assert "dependencies = [" in py
-    lab.write("allocator/pyproject.toml", py.replace("dependencies = [", 'dependencies = [\n    "six==1.16.0",', 1),
-              dedent=False)
-    r = lab.engine.docker("run", "--rm", "--pull", "never", "--network", "host", "-v",
-                          f"{lab.root / 'allocator'}:/w", "-w", "/w", "ghcr.io/astral-sh/uv:python3.11-bookworm-slim",
-                          "uv", "lock", check=False, timeout=300)
+    (scratch / "pyproject.toml").write_text(py.replace("dependencies = [", 'dependencies = [\n    "six==1.16.0",', 1))
+    r = lab.engine.docker("run", "--rm", "--pull", "never", "--network", "host", "-v", f"{scratch}:/w", "-w", "/w",
+                          "ghcr.io/astral-sh/uv:python3.11-bookworm-slim", "uv", "lock", check=False, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
+    lab.write("allocator/pyproject.toml", (scratch / "pyproject.toml").read_text(), dedent=False)
+    lab.write("allocator/uv.lock", (scratch / "uv.lock").read_text(), dedent=False)
     ev = session.run.wait_event(lambda e: e["event"] == "reload" and "rebuilt" in e["action"], timeout=900)
     assert "error" not in ev, ev
     new = dev_containers(lab.engine, lab)
@@ -191,7 +198,8 @@ def test_ctrl_c_removes_everything(session, lab):
     assert r.code == 130, r
     assert dev_containers(lab.engine, lab) == []
     assert not (lab.root / ".dbx" / "dev").exists()
-    seeds = lab.engine.docker("ps", "-aq", "--filter", "label=dbx.dev-seed").stdout.split()
+    seeds = lab.engine.docker("ps", "-aq", "--filter", "label=dbx.dev-seed",
+                              "--filter", f"label=dbx.project={lab.root.name}").stdout.split()
     assert seeds == []
     assert port_free(5000)
 
