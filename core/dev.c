@@ -17,6 +17,7 @@
 #include "container.h"
 #include "engine.h"
 #include "glob.h"
+#include "hash.h"
 #include "ignore.h"
 #include "image.h"
 #include "map.h"
@@ -73,6 +74,7 @@ struct dev {
 /* ---- small helpers ---- */
 
 static int under(const char *path, const char *dir, const char **rest);
+static char *deps_print(struct svc *s);
 
 static void on_signal(uv_signal_t *h, int sig) {
   (void)sig;
@@ -459,6 +461,12 @@ static cJSON *container_config(struct svc *s, const cJSON *cfg) {
   cJSON_AddStringToObject(lab, "dbx.project", d->project);
   cJSON_AddStringToObject(lab, "dbx.service", s->name);
   cJSON_AddStringToObject(lab, "dbx.dev", "1");
+  if (s->syncdir) { /* for a later dbx dev to adopt it */
+    char *dp = deps_print(s);
+    cJSON_AddStringToObject(lab, "dbx.sync", s->syncdir);
+    cJSON_AddStringToObject(lab, "dbx.deps", dp);
+    free(dp);
+  }
   cJSON *env = cJSON_AddArrayToObject(c, "Env");
   cJSON_AddItemToArray(env, cJSON_CreateString("DBX_DEV=1"));
   if (s->rundir) cJSON_AddItemToArray(env, cJSON_CreateString("DBX_INIT_STARTED=" TOOLS_DIR "/run/started"));
@@ -804,6 +812,18 @@ static size_t prune(const char *dst, const char *host, strvec *names, const char
   return removed;
 }
 
+/* Remember that rel came into the sync folder from the host, so that a later
+ * dbx dev adopting the container deletes it if the host no longer has it. */
+static void note_synced(struct svc *s, const char *rel) {
+  char *p = xasprintf("%s/synced", s->syncdir);
+  FILE *f = fopen(p, "a");
+  if (f) {
+    fprintf(f, "%s\n", rel);
+    fclose(f);
+  }
+  free(p);
+}
+
 /* Put the changed source files (context-relative rels) into s's container. */
 static int sync_files(struct svc *s, const strvec *rels, struct change *c, char **err) {
   struct dev *d = s->d;
@@ -834,6 +854,7 @@ static int sync_files(struct svc *s, const strvec *rels, struct change *c, char 
           else {
             c->copied++;
             sv_push(&c->names, rel);
+            note_synced(s, rel);
           }
         }
       } else if (!exists) {
@@ -940,26 +961,35 @@ static void reload_source(struct svc *s, const strvec *rels, const strvec *names
   free(reason);
 }
 
-/* Start s's container for the first time; 0 or -1 (said why). */
-static int first_start(struct svc *s) {
-  uint64_t t0 = now_ms();
-  cJSON *cfg = NULL;
-  char *err = NULL;
-  free(s->image_id);
-  s->image_id = built_image(s, &cfg);
-  if (!s->image_id) return -1;
-  remove_leftovers(s);
-  int rc = start_container(s, cfg);
-  cJSON_Delete(cfg);
-  if (rc < 0) return -1;
-  uint64_t started = 0;
-  free(s->start_mark);
-  s->start_mark = xstrdup("");
-  if (wait_ready(s, 0, 0, &started, &err) < 0) {
-    say(s, "container %.12s started, but %s", s->cid, err);
-    free(err);
-    return s->d->stop ? -1 : 0; /* keep it: the next edit may fix the app */
+/* A digest of what s's dependencies layer is made of: the base, deps and lock
+ * targets' params and input files. Equal digests: a container can be kept
+ * however its source differs, as syncing brings the source in line. */
+static char *deps_print(struct svc *s) {
+  strbuf sb = {0};
+  const char *ts[] = {s->base_t, s->deps_t, s->lock_t};
+  for (size_t k = 0; k < 3; k++) {
+    target *t = ts[k] ? graph_find(*s->d->g, ts[k]) : NULL;
+    if (!t) continue;
+    sb_adds(&sb, t->name);
+    for (size_t i = 0; i < t->nparams; i++) sb_addf(&sb, "\n%s=%s", t->params[i].name, t->params[i].value);
+    for (size_t i = 0; i < t->inputs.n; i++) {
+      unsigned char d[HASH_LEN];
+      char hex[HASH_HEX];
+      if (hash_file(t->inputs.v[i], d) < 0) memset(d, 0, sizeof d);
+      hash_hex(d, hex);
+      sb_addf(&sb, "\n%s %s", t->inputs.v[i], hex);
+    }
   }
+  unsigned char d[HASH_LEN];
+  char hex[HASH_HEX];
+  hash_buf(sb.buf ? sb.buf : "", sb.len, d);
+  hash_hex(d, hex);
+  sb_free(&sb);
+  return xstrdup(hex);
+}
+
+/* Say that s's container serves (a "ready" event in JSON). */
+static void report_ready(struct svc *s, uint64_t t0) {
   const char *how = s->mount ? "source mounted" : s->syncdir ? "sync folder mounted" : "files copied through the engine API";
   uint64_t ms = now_ms() - t0;
   if (term_mode() == PROGRESS_JSON) {
@@ -973,12 +1003,112 @@ static int first_start(struct svc *s) {
     fputs(sb.buf, stdout);
     fflush(stdout);
     sb_free(&sb);
-    return 0;
+    return;
   }
   char *where = s->port ? xasprintf(" on http://127.0.0.1:%d", s->port) : xstrdup("");
   say(s, "running%s (container %.12s, %s%s, ready in %llu ms)", where, s->cid, how,
       s->warm && !s->mount ? ", warm restarts" : "", (unsigned long long)ms);
   free(where);
+}
+
+/* Take over s's container left running by an earlier dbx dev (--keep, or
+ * killed) when its dependencies are the current ones (deps_print) and it has
+ * a sync folder: bring the sync
+ * folder in line with the host by content, restart the app if anything
+ * differed. 1 when adopted, 0 when there is nothing to adopt. */
+static int adopt(struct svc *s) {
+  struct dev *d = s->d;
+  if (d->archive || s->mount) return 0;
+  strvec labels = {0}, ids = {0};
+  sv_push_own(&labels, xasprintf("dbx.project=%s", d->project));
+  sv_push_own(&labels, xasprintf("dbx.service=%s", s->name));
+  sv_push(&labels, "dbx.dev=1");
+  char *err = NULL;
+  int found = container_find(d->e, &labels, &ids, &err) == 0 && ids.n == 1;
+  free(err);
+  err = NULL;
+  cJSON *c = NULL;
+  const char *sync = NULL;
+  if (found && container_inspect(d->e, "containers", ids.v[0], &c, NULL, &err) == 0) {
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(c, "State");
+    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(c, "Config");
+    const cJSON *lab = cJSON_GetObjectItemCaseSensitive(cfg, "Labels");
+    const char *dp = json_str(lab, "dbx.deps");
+    sync = json_str(lab, "dbx.sync");
+    char *now = deps_print(s);
+    struct stat sb;
+    found = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(st, "Running")) && dp && strcmp(dp, now) == 0 &&
+            sync && stat(sync, &sb) == 0 && S_ISDIR(sb.st_mode);
+    free(now);
+    if (found) { /* it runs the image it was made from, whatever was built since */
+      free(s->image_id);
+      s->image_id = xstrdup(json_str(c, "Image") ? json_str(c, "Image") : "");
+    }
+  } else {
+    found = 0;
+  }
+  free(err);
+  if (found) {
+    s->cid = xstrdup(ids.v[0]);
+    s->syncdir = xstrdup(sync);
+    pick_mounts(s);
+    char *sd = state_dir_of(s);
+    s->rundir = xasprintf("%s/run", sd);
+    free(sd);
+    know_image(s);
+    s->logs_ended = 0;
+    s->logs = container_logs_follow(d->e, s->cid, 0, on_log_line, on_log_end, s);
+    /* every source file the host has now, compared with the sync folder by content */
+    strvec rels = {0}, names = {0};
+    target *t = graph_find(*d->g, s->source_t ? s->source_t : "");
+    for (size_t i = 0; t && i < t->inputs.n; i++) {
+      const char *r;
+      if (under(t->inputs.v[i], s->context, &r) && *r && is_mounted(s, r)) sv_push(&rels, r);
+    }
+    char *manifest = xasprintf("%s/synced", s->syncdir), *text = NULL;
+    size_t len;
+    if (read_file(manifest, &text, &len) == 0) /* what dbx copied in before: deleted on the host since? */
+      for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) sv_push(&rels, line);
+    free(text);
+    free(manifest);
+    sv_sort_uniq(&rels);
+    say(s, "adopting container %.12s, left running by an earlier dbx dev", s->cid);
+    reload_source(s, &rels, &names);
+    sv_free(&rels);
+    sv_free(&names);
+  }
+  cJSON_Delete(c);
+  sv_free(&labels);
+  sv_free(&ids);
+  return found;
+}
+
+/* Start s's container for the first time (or adopt it); 0 or -1 (said why). */
+static int first_start(struct svc *s) {
+  uint64_t t0 = now_ms();
+  cJSON *cfg = NULL;
+  char *err = NULL;
+  free(s->image_id);
+  s->image_id = built_image(s, &cfg);
+  if (!s->image_id) return -1;
+  if (adopt(s)) {
+    cJSON_Delete(cfg);
+    report_ready(s, t0);
+    return 0;
+  }
+  remove_leftovers(s);
+  int rc = start_container(s, cfg);
+  cJSON_Delete(cfg);
+  if (rc < 0) return -1;
+  uint64_t started = 0;
+  free(s->start_mark);
+  s->start_mark = xstrdup("");
+  if (wait_ready(s, 0, 0, &started, &err) < 0) {
+    say(s, "container %.12s started, but %s", s->cid, err);
+    free(err);
+    return s->d->stop ? -1 : 0; /* keep it: the next edit may fix the app */
+  }
+  report_ready(s, t0);
   return 0;
 }
 

@@ -25,7 +25,9 @@ def get(port, path="/health"):
 
 
 def port_free(port):
+    """Whether a server could listen on port (connections in TIME_WAIT do not count)."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
             return True
@@ -238,3 +240,25 @@ def test_archive_mode_puts_files_through_the_api(lab):
         r = s.stop()
     assert r.code == 130
     assert dev_containers(lab.engine, lab) == []
+
+
+def test_a_kept_container_is_adopted_and_edits_made_meanwhile_are_synced(lab):
+    s = Session(lab, "allocator", "--keep")
+    cid = s.ready["container_id"]
+    r = s.stop()
+    assert r.code == 130, r
+    try:
+        assert dev_containers(lab.engine, lab) == [cid], "--keep leaves it running"
+        # edited while no dbx dev runs
+        lab.edit(APP, "edited=4,", "edited=5,")
+        s = Session(lab, "allocator")
+        if s.ready["container_id"] != cid:
+            s.stop()
+        assert s.ready["container_id"] == cid, "the running container is taken over, not replaced"
+        assert get(5000).get("edited") == 5, "what differed by content was synced and the app restarted"
+        r = s.stop()
+        assert r.code == 130
+        assert dev_containers(lab.engine, lab) == []
+    finally:
+        for c in dev_containers(lab.engine, lab):
+            lab.engine.remove(c)
