@@ -50,7 +50,7 @@ static const struct cmd cmds[] = {
      "Each reload prints one line with its cause and timings (a 'reload' event in --progress=json).\n\n"
      "Options:\n"
      "  --watch           reload on changes (otherwise run until interrupted)\n"
-     "  --debounce=MS     a batch of changes closes after MS without a change (default 8)\n"
+     "  --debounce=MS     a batch of changes closes after MS without a change (default 5)\n"
      "  --sync=MODE       how files get in: auto (a bind-mounted sync folder on a local engine,\n"
      "                    the archive API on a remote one), mount, or archive\n"
      "  --keep            leave the containers running at exit\n\n"
@@ -534,7 +534,7 @@ int main(int argc, char **argv) {
   } else if (strcmp(o.cmd, "clean") == 0) {
     code = cmd_clean(g, o.images);
   } else if (strcmp(o.cmd, "dev") == 0) {
-    dev_opts dopt = {.build = bo, .watch = o.watch, .keep = o.keep, .debounce_ms = o.debounce ? o.debounce : 8,
+    dev_opts dopt = {.build = bo, .watch = o.watch, .keep = o.keep, .debounce_ms = o.debounce ? o.debounce : 5,
                      .sync = o.sync ? o.sync : "auto", .reload = reload_graph, .reload_ud = (void *)file};
     code = dev_run(&g, &o.args, &dopt);
   } else if (strcmp(o.cmd, "gen") == 0) {
