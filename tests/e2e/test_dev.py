@@ -262,3 +262,18 @@ def test_a_kept_container_is_adopted_and_edits_made_meanwhile_are_synced(lab):
     finally:
         for c in dev_containers(lab.engine, lab):
             lab.engine.remove(c)
+
+
+def test_a_container_removed_from_outside_is_noticed_and_started_again(lab):
+    s = Session(lab, "allocator")
+    try:
+        first = s.ready["container_id"]
+        lab.engine.remove(first)
+        s.message("stopped from outside dbx", timeout=30)
+        again = s.run.wait_event(lambda e: e["event"] == "ready", timeout=120)
+        assert again["container_id"] != first
+        assert get(5000)["status"] == "ok"
+    finally:
+        r = s.stop()
+    assert r.code == 130
+    assert dev_containers(lab.engine, lab) == []
