@@ -495,7 +495,7 @@ static cJSON *container_config(struct svc *s, const cJSON *cfg) {
   }
   for (size_t i = 0; i < s->mounts.n && (s->syncdir || s->mount); i++) {
     char *from = s->mount ? path_join(s->context, s->mounts.v[i]) : path_join(s->syncdir, s->mounts.v[i]);
-    char *b = xasprintf("%s/%s:%s/%s", cwd, from, s->workdir, s->mounts.v[i]);
+    char *b = xasprintf("%s/%s:%s/%s%s", cwd, from, s->workdir, s->mounts.v[i], s->mount ? ":ro" : "");
     cJSON_AddItemToArray(binds, cJSON_CreateString(b));
     free(b);
     free(from);

@@ -44,6 +44,9 @@ for _, s in ipairs(SERVICES) do
     health_interval = "30s",
     stop_signal = "SIGTERM",   -- the services stop on it with exit 0
     cmd = { s.script },
-    dev = { extras = {} },
+    -- the seed's dev stage: source bind-mounted, hypercorn's own reloader
+    -- (dbx dev still rebuilds when a lock or manifest changes)
+    dev = { extras = {}, mode = "mount",
+            cmd = { "hypercorn", "--reload", "--bind", "127.0.0.1:" .. s.port, s.name .. ".asgi:app" } },
   }
 end
