@@ -7,6 +7,7 @@ import json
 import shutil
 import signal
 import socket
+import threading
 import time
 import urllib.request
 
@@ -275,5 +276,70 @@ def test_a_container_removed_from_outside_is_noticed_and_started_again(lab):
         assert get(5000)["status"] == "ok"
     finally:
         r = s.stop()
+    assert r.code == 130
+    assert dev_containers(lab.engine, lab) == []
+
+
+class TcpProxy:
+    """127.0.0.1:PORT forwarding to the engine's unix socket: an engine that
+    looks remote (DOCKER_HOST=tcp://...), so dbx dev cannot bind-mount files."""
+
+    def __init__(self, target):
+        self.target = target
+        self.srv = socket.socket()
+        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(64)
+        self.port = self.srv.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                return
+            u = socket.socket(socket.AF_UNIX)
+            u.connect(self.target)
+            for a, b in ((c, u), (u, c)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(a, b):
+        try:
+            while True:
+                data = a.recv(65536)
+                if not data:
+                    break
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (a, b):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self):
+        self.srv.close()
+
+
+def test_a_tcp_engine_gets_files_through_the_archive_api(lab):
+    host = lab.engine.env["DOCKER_HOST"]
+    assert host.startswith("unix://"), host
+    proxy = TcpProxy(host[len("unix://"):])
+    s = Session(lab, "allocator", env={"DOCKER_HOST": f"tcp://127.0.0.1:{proxy.port}"})
+    try:
+        assert s.ready["sync"] == "files copied through the engine API", s.ready
+        cid = s.ready["container_id"]
+        lab.edit(APP, "edited=5,", "edited=6,")
+        ev = s.reload()
+        assert "error" not in ev, ev
+        assert get(5000).get("edited") == 6
+        assert dev_containers(lab.engine, lab) == [cid]
+    finally:
+        r = s.stop()
+        proxy.close()
     assert r.code == 130
     assert dev_containers(lab.engine, lab) == []
