@@ -94,3 +94,22 @@ def copy_example(name, dest):
     shutil.copytree(REPO / "examples" / name, dest,
                     ignore=shutil.ignore_patterns(".dbx", ".venv", "__pycache__", "out"))
     return dest
+
+
+def pump(a, b):
+    """Copy what a receives to b until either side closes, then shut both
+    down (one direction of a socket proxy; run one per direction)."""
+    try:
+        while True:
+            data = a.recv(65536)
+            if not data:
+                break
+            b.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass

@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from engine import free_port
+from engine import pump
 from test_lablink import Lab, engine  # noqa: F401  (engine is a fixture)
 
 APP = "allocator/src/lablink_allocator/app.py"
@@ -302,24 +302,7 @@ class TcpProxy:
             u = socket.socket(socket.AF_UNIX)
             u.connect(self.target)
             for a, b in ((c, u), (u, c)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pump(a, b):
-        try:
-            while True:
-                data = a.recv(65536)
-                if not data:
-                    break
-                b.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (a, b):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+                threading.Thread(target=pump, args=(a, b), daemon=True).start()
 
     def close(self):
         self.srv.close()

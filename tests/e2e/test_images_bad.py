@@ -6,6 +6,7 @@ import shutil
 import pytest
 
 from dbxtest import REPO
+from engine import pump
 
 from test_lablink import engine  # noqa: F401  (the module fixture)
 
@@ -206,24 +207,7 @@ class SocketProxy:
             u.connect(self.target)
             self.conns += [c, u]
             for a, b in ((c, u), (u, c)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pump(a, b):
-        try:
-            while True:
-                data = a.recv(65536)
-                if not data:
-                    break
-                b.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (a, b):
-                try:
-                    s.shutdown(2)
-                except OSError:
-                    pass
+                threading.Thread(target=pump, args=(a, b), daemon=True).start()
 
     def stop(self):
         import os
