@@ -468,15 +468,27 @@ def exit_now(code):
     os._exit(code)
 
 
+def find_prctl():
+    """libc's prctl, looked up once in the zygote so that a child does not pay
+    for importing ctypes; None where there is none."""
+    try:
+        import ctypes
+        return ctypes.CDLL(None).prctl
+    except Exception:  # noqa: BLE001  (no ctypes, or not Linux: a convenience only)
+        return None
+
+
+PRCTL = find_prctl()
+
+
 def die_with_parent(zygote_pid):
     """Ask the kernel to SIGKILL this child when the zygote dies (Linux), so
     that a zygote killed outright leaves no app behind."""
+    PR_SET_PDEATHSIG = 1
     try:
-        import ctypes
-        PR_SET_PDEATHSIG = 1
-        if ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL)) == 0 and os.getppid() != zygote_pid:
+        if PRCTL and PRCTL(PR_SET_PDEATHSIG, int(signal.SIGKILL)) == 0 and os.getppid() != zygote_pid:
             os._exit(1)  # it died before we asked
-    except Exception:  # noqa: BLE001  (no ctypes, or not Linux: a convenience only)
+    except Exception:  # noqa: BLE001
         pass
 
 
