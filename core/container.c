@@ -187,39 +187,12 @@ int container_exec(engine *e, const char *id, const strvec *argv, const char *us
   return rc;
 }
 
-struct sync_call {
-  engine *e;
-  int done;
-  long status;
-  char *body;
-  size_t len;
-};
-
-static void on_answer(void *ud, long status, const char *body, size_t len) {
-  struct sync_call *c = ud;
-  c->done = 1;
-  engine_wake(c->e);
-  c->status = status;
-  c->body = xmalloc(len + 1);
-  memcpy(c->body, body, len);
-  c->body[len] = 0;
-  c->len = len;
-}
-
-/* A request with a raw body (or none), run to its end. */
+/* A request with a tar body (or none), run to its end. */
 static long raw_call(engine *e, const char *method, const char *path, const char *body, size_t len,
                      char **out, size_t *outlen) {
-  struct sync_call c = {.e = e};
   engine_req q = {.method = method, .path = path, .body = body, .body_len = len,
                   .content_type = "application/x-tar"};
-  if (!engine_send(e, &q, on_answer, &c)) {
-    *out = xstrdup("cannot queue the request");
-    return -1;
-  }
-  while (!c.done) engine_wait_once(e);
-  *out = c.body;
-  if (outlen) *outlen = c.len;
-  return c.status;
+  return engine_send_wait(e, &q, out, outlen);
 }
 
 int container_put_archive(engine *e, const char *id, const char *dir, const char *tar, size_t len,

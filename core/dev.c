@@ -409,13 +409,6 @@ static void on_log_end(void *ud) {
   s->logs_ended = 1;
 }
 
-static cJSON *str_array(const cJSON *src) {
-  cJSON *a = cJSON_CreateArray();
-  const cJSON *v;
-  cJSON_ArrayForEach(v, src) if (cJSON_IsString(v)) cJSON_AddItemToArray(a, cJSON_CreateString(v->valuestring));
-  return a;
-}
-
 /* dbx-init and the zygote, copied into the container before it starts. */
 static int put_tools(struct svc *s, const char *cid, char **err) {
   size_t ilen = 0, zlen = 0;
@@ -500,7 +493,6 @@ static cJSON *container_config(struct svc *s, const cJSON *cfg) {
     free(b);
     free(from);
   }
-  (void)str_array;
   return c;
 }
 
@@ -912,28 +904,28 @@ static int sync_files(struct svc *s, const strvec *rels, struct change *c, char 
 static void reload_source(struct svc *s, const strvec *rels, const strvec *names) {
   uint64_t t0 = now_ms();
   struct change c = {0};
-  char *err = NULL, *reason = reason_of(names);
+  char *err = NULL, *reason;
   if (s->mount) {
+    reason = reason_of(names);
     say(s, "%s (mounted: the app's own reloader picks it up)", reason);
     free(reason);
     return;
   }
-  if (sync_files(s, rels, &c, &err) < 0) {
+  int rc = sync_files(s, rels, &c, &err);
+  /* the reason names what was copied or deleted, not every path the watcher saw */
+  reason = reason_of(rc < 0 || (!c.copied && !c.deleted) ? names : &c.names);
+  sv_free(&c.names);
+  if (rc < 0) {
     report(s, reason, "sync failed", now_ms() - t0, 0, 0, 0, err);
     free(err);
     free(reason);
-    sv_free(&c.names);
     return;
   }
   if (!c.copied && !c.deleted) {
     if (term_verbose()) say(s, "%s, but no content differs from the container's: nothing to do", reason);
     free(reason);
-    sv_free(&c.names);
     return;
   }
-  free(reason);
-  reason = reason_of(&c.names);
-  sv_free(&c.names);
   uint64_t t1 = now_ms();
   size_t starts = s->starts, exits = s->exits;
   free(s->start_mark);
@@ -945,7 +937,7 @@ static void reload_source(struct svc *s, const strvec *rels, const strvec *names
     return;
   }
   uint64_t started = 0;
-  int rc = wait_ready(s, starts, exits, &started, &err);
+  rc = wait_ready(s, starts, exits, &started, &err);
   uint64_t t3 = now_ms();
   char *action = c.deleted && c.copied ? xasprintf("synced %zu file%s, deleted %zu, restarted", c.copied, c.copied == 1 ? "" : "s", c.deleted)
                  : c.deleted             ? xasprintf("deleted %zu file%s, restarted", c.deleted, c.deleted == 1 ? "" : "s")

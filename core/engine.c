@@ -302,6 +302,7 @@ struct sync_call {
   int done;
   long status;
   char *body;
+  size_t len;
 };
 
 static void on_sync(void *ud, long status, const char *body, size_t len) {
@@ -312,24 +313,28 @@ static void on_sync(void *ud, long status, const char *body, size_t len) {
   uv_stop(c->loop);
   c->status = status;
   c->body = xstrndup(body, len);
+  c->len = len;
 }
 
-long engine_call(engine *e, const char *method, const char *path, const char *json_body,
-                 char **body) {
+long engine_send_wait(engine *e, const engine_req *q, char **body, size_t *len) {
   struct sync_call c = {.loop = e->loop};
-  if (engine_request(e, method, path, json_body, on_sync, &c) < 0) {
+  if (!engine_send(e, q, on_sync, &c)) {
     if (body) *body = xstrdup("cannot queue the request");
     return -1;
   }
   while (!c.done) uv_run(e->loop, UV_RUN_ONCE);
   if (body) *body = c.body;
   else free(c.body);
+  if (len) *len = c.len;
   return c.status;
 }
 
-void engine_wait_once(engine *e) { uv_run(e->loop, UV_RUN_ONCE); }
-
-void engine_wake(engine *e) { uv_stop(e->loop); }
+long engine_call(engine *e, const char *method, const char *path, const char *json_body,
+                 char **body) {
+  engine_req q = {.method = method, .path = path, .body = json_body,
+                  .body_len = json_body ? strlen(json_body) : 0};
+  return engine_send_wait(e, &q, body, NULL);
+}
 
 void engine_wait(engine *e, size_t *pending) {
   while (*pending) uv_run(e->loop, UV_RUN_ONCE);

@@ -44,14 +44,14 @@ void *engine_send(engine *e, const engine_req *q, engine_cb cb, void *ud);
 /* Drop a pending request (from engine_send); its callback is not called. */
 void engine_cancel(engine *e, void *handle);
 
+/* Send q and run the loop until it is answered; *body receives the answer
+ * (NUL-terminated, any bytes; caller frees) and *len its size (either may be
+ * NULL). Returns the HTTP status or a negative number. */
+long engine_send_wait(engine *e, const engine_req *q, char **body, size_t *len);
 /* Send a request and run the loop until it is answered; *body receives the
  * answer (caller frees). Returns the HTTP status or a negative number. */
 long engine_call(engine *e, const char *method, const char *path, const char *json_body,
                  char **body);
-/* Run the loop once, waiting for something to happen. */
-void engine_wait_once(engine *e);
-/* Make the loop's current run return (call from a callback that ends a wait). */
-void engine_wake(engine *e);
 /* Run the loop until *pending (which callbacks decrement) reaches zero. */
 void engine_wait(engine *e, size_t *pending);
 /* "cannot reach the engine at ADDRESS: WHY" with what to do about it (caller frees). */

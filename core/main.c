@@ -202,7 +202,7 @@ static int parse_args(int argc, char **argv, struct opts *o) {
     else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) o->verbose = 1;
     else if (strcmp(a, "--dot") == 0) o->dot = 1;
     else if (strcmp(a, "--images") == 0) o->images = 1;
-    else if (strcmp(a, "--watch") == 0 || strcmp(a, "-w") == 0) o->watch = 1;
+    else if (strcmp(a, "--watch") == 0) o->watch = 1;
     else if (strcmp(a, "--keep") == 0) o->keep = 1;
     else if (strncmp(a, "--debounce=", 11) == 0) {
       char *end;
