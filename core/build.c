@@ -379,6 +379,8 @@ int build_run(graph *g, const size_t *roots, size_t nroots, const build_opts *o)
   const char *status = b.interrupted ? "interrupted" : b.failed ? "failed" : "ok";
   term_done(status, b.built, b.cached, b.failed, b.skipped, now_ms() - b.t0);
   code = b.interrupted ? 130 : b.failed ? 1 : 0;
+  for (size_t i = 0; i < nroots && code == 0 && o->keys; i++)
+    sv_push(o->keys, b.jobs[b.job_of[roots[i]] - 1].key);
 out:
   plan_close(&b);
   uv_run(&loop, UV_RUN_DEFAULT);

@@ -8,12 +8,14 @@
 #include <stddef.h>
 
 #include "graph.h"
+#include "util.h"
 
 typedef struct {
   unsigned jobs;    /* at most this many commands at once */
   int keep_going;   /* -k: after a failure, go on with what does not depend on it */
   int dry_run;      /* -n: say what would run and why, run nothing */
   const char *state_dir; /* where the store, stat cache and logs live (".dbx") */
+  strvec *keys;     /* when set, receives each root's key (hex) after a build that succeeded */
 } build_opts;
 
 /* Build roots (indexes into g->t) and everything they need. Returns the exit

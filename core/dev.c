@@ -39,6 +39,8 @@ struct svc {
   char *name, *target;
   /* facts (from the dev target's meta) */
   char *workdir, *user, *health, *stop_signal, *context, *source_t, *deps_t, *base_t, *lock_t;
+  char *gpus;     /* GPUs to ask the engine for ("all", "2") or NULL */
+  int gpus_asked; /* gpus came from --gpus, so an engine without GPUs is an error */
   strvec sources; /* patterns relative to context */
   int uid, port, warm, mount;
   ignore_rules ign;
@@ -129,6 +131,7 @@ static void say(struct svc *s, const char *fmt, ...) {
 
 static void svc_clear_facts(struct svc *s) {
   free(s->workdir), free(s->user), free(s->health), free(s->stop_signal), free(s->context);
+  free(s->gpus), s->gpus = NULL;
   free(s->source_t), free(s->deps_t), free(s->base_t), free(s->lock_t), free(s->target);
   sv_free(&s->sources);
   ignore_free(&s->ign);
@@ -167,6 +170,9 @@ static int svc_facts(struct svc *s, graph *g) {
   const char *r = target_get_meta(t, "restart"), *m = target_get_meta(t, "mode");
   s->warm = !r || strcmp(r, "warm") == 0;
   s->mount = m && strcmp(m, "mount") == 0;
+  const char *gp = s->d->o->gpus ? s->d->o->gpus : target_get_meta(t, "gpus");
+  s->gpus = gp && strcmp(gp, "none") != 0 ? xstrdup(gp) : NULL;
+  s->gpus_asked = s->d->o->gpus != NULL;
   const char *src = target_get_meta(t, "sources");
   for (const char *q = src ? src : "**"; *q;) {
     const char *nl = strchr(q, '\n');
@@ -478,6 +484,15 @@ static cJSON *container_config(struct svc *s, const cJSON *cfg) {
     free(p);
     free(hp);
   }
+  if (s->gpus) { /* docker run --gpus all */
+    cJSON *reqs = cJSON_AddArrayToObject(hc, "DeviceRequests"), *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "Driver", "");
+    cJSON_AddNumberToObject(r, "Count", strcmp(s->gpus, "all") == 0 ? -1 : atoi(s->gpus));
+    cJSON *caps = cJSON_AddArrayToObject(r, "Capabilities"), *one = cJSON_CreateArray();
+    cJSON_AddItemToArray(one, cJSON_CreateString("gpu"));
+    cJSON_AddItemToArray(caps, one);
+    cJSON_AddItemToArray(reqs, r);
+  }
   cJSON *binds = cJSON_AddArrayToObject(hc, "Binds");
   char cwd[PATH_MAX];
   if (!getcwd(cwd, sizeof cwd)) cwd[0] = 0;
@@ -625,6 +640,7 @@ static int start_container(struct svc *s, const cJSON *img_cfg) {
     mkdir_p(s->rundir);
     if (geteuid() != 0 || chown(s->rundir, (uid_t)s->uid, (gid_t)s->uid) < 0) chmod(s->rundir, 0777);
   }
+again:;
   cJSON *cfg = container_config(s, img_cfg);
   char *name = container_name(s), *cid = NULL;
   int rc = container_create(d->e, name, cfg, &cid, &err);
@@ -646,9 +662,17 @@ static int start_container(struct svc *s, const cJSON *img_cfg) {
      * from its beginning, so nothing it printed is missed */
     if (rc == 0) s->logs = container_logs_follow(d->e, cid, -1, on_log_line, on_log_end, s);
   }
+  int no_gpus = rc < 0 && s->gpus && err && (strstr(err, "device driver") || strstr(err, "nvidia"));
   if (rc < 0) {
-    say(s, "%s", err);
+    if (no_gpus && !s->gpus_asked)
+      say(s, "the engine cannot give this container GPUs (%s); running it without them "
+             "(--gpus=none skips asking, --gpus=all makes this an error)", err);
+    else if (no_gpus)
+      say(s, "the engine cannot give this container the GPUs --gpus=%s asks for: %s "
+             "(a GPU host needs the NVIDIA driver and nvidia-container-toolkit)", s->gpus, err);
+    else say(s, "%s", err);
     free(err);
+    err = NULL;
     if (cid) {
       container_logs_close(s->logs);
       s->logs = NULL;
@@ -657,6 +681,11 @@ static int start_container(struct svc *s, const cJSON *img_cfg) {
       free(e2);
     }
     free(cid);
+    if (no_gpus && !s->gpus_asked) {
+      free(s->gpus);
+      s->gpus = NULL;
+      goto again;
+    }
     return -1;
   }
   free(s->cid);

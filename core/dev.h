@@ -29,6 +29,7 @@ typedef struct {
   int keep;              /* --keep: leave the containers running at exit */
   unsigned debounce_ms;  /* a batch closes after this long without a change */
   const char *sync;      /* "auto", "mount" (sync folder) or "archive" (tar through the API) */
+  const char *gpus;      /* --gpus: "all", "none" or a count, over the recipe's; NULL: the recipe's */
   dev_reload_fn reload;
   void *reload_ud;
 } dev_opts;

@@ -78,6 +78,7 @@ struct req {
   char *body;
   strbuf out;
   void (*on_chunk)(void *ud, const char *data, size_t len);
+  void *chunk_ud;
   int streaming; /* 1 once a 2xx status has been seen with on_chunk set */
   char errbuf[CURL_ERROR_SIZE];
   engine_cb cb;
@@ -177,7 +178,7 @@ static size_t on_data(char *p, size_t size, size_t n, void *ud) {
     r->streaming = status >= 200 && status < 300;
   }
   if (r->streaming) {
-    r->on_chunk(r->ud, p, size * n);
+    r->on_chunk(r->chunk_ud ? r->chunk_ud : r->ud, p, size * n);
     return size * n;
   }
   sb_addn(&r->out, p, size * n);
@@ -242,6 +243,7 @@ void *engine_send(engine *e, const engine_req *q, engine_cb cb, void *ud) {
   r->cb = cb;
   r->ud = ud;
   r->on_chunk = q->on_chunk;
+  r->chunk_ud = q->chunk_ud;
   r->easy = api.easy_init();
   if (!r->easy) {
     free(r);
@@ -262,6 +264,7 @@ void *engine_send(engine *e, const engine_req *q, engine_cb cb, void *ud) {
   char *ct = xasprintf("Content-Type: %s", q->content_type ? q->content_type : "application/json");
   r->headers = api.slist_append(NULL, ct);
   free(ct);
+  if (q->header) r->headers = api.slist_append(r->headers, q->header);
   api.easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
   if (q->body) {
     r->body = xmalloc(q->body_len + 1);

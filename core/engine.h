@@ -35,7 +35,9 @@ typedef struct {
   /* When set, a 2xx answer's bytes go here as they arrive (the final callback
    * then gets an empty body); other answers are collected as usual. */
   void (*on_chunk)(void *ud, const char *data, size_t len);
+  void *chunk_ud;            /* on_chunk's ud; NULL: the callback's */
   long timeout_ms;           /* 0: none */
+  const char *header;        /* one more request header ("Name: value"), or NULL */
 } engine_req;
 
 /* Queue q; cb runs once it ends. Returns a handle for engine_cancel, or NULL

@@ -23,6 +23,7 @@ static void target_free(target *t) {
   sv_free(&t->gen_names);
   sv_free(&t->gen_texts);
   sv_free(&t->meta);
+  sv_free(&t->args);
   free(t->dep_idx);
   sv_free(&t->deps);
   sv_free(&t->patterns);
@@ -90,6 +91,65 @@ const char *target_get_meta(const target *t, const char *name) {
 const char *target_get_param(const target *t, const char *name) {
   for (size_t i = 0; i < t->nparams; i++)
     if (strcmp(t->params[i].name, name) == 0) return t->params[i].value;
+  return NULL;
+}
+
+/* The value given for name in given ("NAME=value" items), or NULL. */
+static const char *given_value(const strvec *given, const char *name, size_t len) {
+  for (size_t i = given->n; i-- > 0;) /* the last one given wins */
+    if (strncmp(given->v[i], name, len) == 0 && given->v[i][len] == '=') return given->v[i] + len + 1;
+  return NULL;
+}
+
+int graph_apply_args(graph *g, const strvec *given, char **err) {
+  for (size_t i = 0; i < given->n; i++) {
+    const char *eq = strchr(given->v[i], '=');
+    size_t len = eq ? (size_t)(eq - given->v[i]) : strlen(given->v[i]);
+    int used = 0;
+    for (size_t k = 0; k < g->n && !used; k++)
+      for (size_t a = 0; a < g->t[k]->args.n && !used; a++) {
+        const char *decl = g->t[k]->args.v[a];
+        used = strncmp(decl, given->v[i], len) == 0 && (decl[len] == '=' || !decl[len]);
+      }
+    if (!used) {
+      strbuf names = {0};
+      for (size_t k = 0; k < g->n; k++)
+        for (size_t a = 0; a < g->t[k]->args.n; a++) {
+          const char *decl = g->t[k]->args.v[a];
+          size_t dl = strcspn(decl, "=");
+          sb_addf(&names, "%s%.*s (%s)", names.len ? ", " : "", (int)dl, decl, g->t[k]->name);
+        }
+      *err = xasprintf("--build-arg %.*s: no target declares that build argument%s%s", (int)len,
+                       given->v[i], names.len ? "; declared: " : "", names.len ? names.buf : "");
+      sb_free(&names);
+      return -1;
+    }
+  }
+  for (size_t k = 0; k < g->n; k++) {
+    target *t = g->t[k];
+    for (size_t a = 0; a < t->args.n; a++) {
+      const char *decl = t->args.v[a], *eq = strchr(decl, '=');
+      size_t len = eq ? (size_t)(eq - decl) : strlen(decl);
+      const char *v = given_value(given, decl, len);
+      if (!v) v = eq ? eq + 1 : NULL;
+      if (!v) continue;
+      char *pname = xasprintf("build-arg.%.*s", (int)len, decl);
+      if (!target_get_param(t, pname)) target_param(t, pname, v);
+      free(pname);
+    }
+  }
+  return 0;
+}
+
+const char *target_missing_arg(const target *t) {
+  for (size_t a = 0; a < t->args.n; a++) {
+    const char *decl = t->args.v[a];
+    if (strchr(decl, '=')) continue; /* has a default */
+    char *pname = xasprintf("build-arg.%s", decl);
+    int have = target_get_param(t, pname) != NULL;
+    free(pname);
+    if (!have) return decl;
+  }
   return NULL;
 }
 

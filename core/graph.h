@@ -37,6 +37,8 @@ typedef struct target {
   strvec gen_names;  /* files `dbx gen` writes (names relative to context) ... */
   strvec gen_texts;  /* ... and their contents, parallel */
   strvec meta;       /* "name=value" facts for other commands (dbx dev), sorted, not keyed */
+  strvec args;       /* image: build arguments given on the command line, "NAME" (required)
+                      * or "NAME=default"; graph_apply_args turns them into keyed params */
 } target;
 
 typedef struct graph {
@@ -62,6 +64,16 @@ void target_param(target *t, const char *name, const char *value);
 const char *target_get_param(const target *t, const char *name);
 /* The value of t's meta fact name, or NULL when it has none. */
 const char *target_get_meta(const target *t, const char *name);
+/* Give each target's declared build arguments their values: the one in given
+ * ("NAME=value" items, from --build-arg), else the declared default; each
+ * becomes the keyed param "build-arg.NAME". 0, or -1 with *err naming a given
+ * argument no target declares (caller frees). */
+int graph_apply_args(graph *g, const strvec *given, char **err);
+
+/* The first build argument t declares that has no value after
+ * graph_apply_args, or NULL when all have one. */
+const char *target_missing_arg(const target *t);
+
 /* The target named name, or NULL. */
 target *graph_find(const graph *g, const char *name);
 /* Index of t in g->t. */

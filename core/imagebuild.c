@@ -70,10 +70,17 @@ static void note_cause(imagebuild *ib, const char *line) {
   while (*p == ' ') p++;
   if (*p >= '0' && *p <= '9') { /* a timestamp: the step's own output follows */
     while (*p && *p != ' ') p++;
-    while (*p == ' ') p++;
-    if (strncmp(p, "E: ", 3) == 0 || strncmp(p, "ERROR: ", 7) == 0 || strncmp(p, "error: ", 7) == 0) {
+    if (*p == ' ') p++;
+    const char *q = p;
+    while (*q == ' ') q++;
+    if (strncmp(q, "E: ", 3) == 0 || strncmp(q, "ERROR: ", 7) == 0 || strncmp(q, "error: ", 7) == 0) {
       free(ib->cause);
-      ib->cause = xstrdup(p);
+      ib->cause = xstrdup(q);
+    } else if (strncmp(q, "cause: ", 7) == 0 && q > p && ib->cause && strncmp(ib->cause, "error: ", 7) == 0 &&
+               !strstr(ib->cause, "; cause: ")) { /* uv's indented reason under its error line */
+      char *c = xasprintf("%s; %s", ib->cause, q);
+      free(ib->cause);
+      ib->cause = c;
     }
   }
 }

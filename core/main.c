@@ -13,7 +13,9 @@
 #include "dev.h"
 #include "graph.h"
 #include "graphcache.h"
+#include "image.h"
 #include "images.h"
+#include "push.h"
 #include "recipe.h"
 #include "term.h"
 #include "util.h"
@@ -53,7 +55,9 @@ static const struct cmd cmds[] = {
      "  --debounce=MS     a batch of changes closes after MS without a change (default 5)\n"
      "  --sync=MODE       how files get in: auto (a bind-mounted sync folder on a local engine,\n"
      "                    the archive API on a remote one), mount, or archive\n"
-     "  --keep            leave the containers running at exit\n\n"
+     "  --keep            leave the containers running at exit\n"
+     "  --gpus=all|none|N ask the engine for GPUs, over the recipe's gpus field (which, on an\n"
+     "                    engine without GPU support, only warns and starts without them)\n\n"
      "Examples:\n  dbx dev --watch\n  dbx dev allocator --watch --progress=json\n"},
     {"targets", "", "list the targets the recipe declares",
      "Lists every target with its kind, where it is declared and its description.\n"},
@@ -80,6 +84,16 @@ static const struct cmd cmds[] = {
      "Removes every output file the recipe declares and the .dbx folder (store, stat cache,\n"
      "logs), so the next build runs everything. With --images, also removes from the engine\n"
      "every image labelled with this project's name.\n"},
+    {"push", "TARGET --to REGISTRY", "build an image target and push it to a registry",
+     "Builds TARGET (an image target) if it is not up to date, then pushes it to REGISTRY\n"
+     "(HOST[:PORT][/PATH]) through the engine under two names: its recipe tag\n"
+     "(client:release -> REGISTRY/client:release) and its content key (REGISTRY/client:KEY16,\n"
+     "the first 16 hex digits of its key), so a deployment can pin exactly what was built.\n"
+     "The engine's credentials are used (docker login). A registry on 127.0.0.1 is spoken\n"
+     "to over plain HTTP, as the engine allows for loopback.\n"
+     "Exit status: 0 pushed, 1 the build or the push failed (unreachable registry included),\n"
+     "2 usage errors (no --to, not an image target) or no engine.\n\n"
+     "Example:\n  dbx push trades/prod --to 127.0.0.1:5000\n"},
     {"engine", "", "say which container engine dbx talks to",
      "Asks the engine named by DOCKER_HOST (default /var/run/docker.sock) for its version,\n"
      "counts this project's images there, and names the docker client that builds.\n"
@@ -101,6 +115,8 @@ static void usage(FILE *f) {
   fprintf(f,
           "\nOptions:\n"
           "  -C DIR                       run in DIR (where build.lua is)\n"
+          "  --build-arg NAME=VALUE       a build argument an image declares in args (NAME alone:\n"
+          "                               its value from the environment); part of the key\n"
           "  -f FILE                      use FILE as the recipe (default: build.lua)\n"
           "  -j N, --jobs=N               run at most N commands at once (default: CPU count)\n"
           "  -k, --keep-going             after a failure, go on with what does not depend on it\n"
@@ -142,10 +158,13 @@ struct opts {
   unsigned jobs;
   int keep_going, dry_run, verbose, dot, help, images, watch, keep;
   unsigned debounce;
-  const char *sync;
+  const char *sync, *gpus, *to;
   progress_mode progress;
   strvec args;
 };
+
+/* --build-arg values, "NAME=value"; applied to every graph loaded. */
+static strvec build_args;
 
 static int bad_usage(const char *fmt, const char *arg) {
   fprintf(stderr, "dbx: ");
@@ -215,7 +234,33 @@ static int parse_args(int argc, char **argv, struct opts *o) {
       if (strcmp(o->sync, "auto") && strcmp(o->sync, "mount") && strcmp(o->sync, "archive"))
         return bad_usage("--sync must be auto, mount or archive, not '%s'", o->sync);
     }
-    else if ((r = TAKE("-C", "--directory")) != 0) {
+    else if (strcmp(a, "--build-arg") == 0 || strncmp(a, "--build-arg=", 12) == 0) {
+      if (a[11] == '=') val = a + 12;
+      else if (i + 1 < argc) val = argv[++i];
+      else return bad_usage("%s needs NAME=VALUE", a);
+      size_t nl = strcspn(val, "=");
+      int ok = nl > 0 && (val[0] == '_' || (val[0] >= 'A' && val[0] <= 'Z') || (val[0] >= 'a' && val[0] <= 'z'));
+      for (size_t k = 0; k < nl && ok; k++)
+        ok = val[k] == '_' || (val[k] >= 'A' && val[k] <= 'Z') || (val[k] >= 'a' && val[k] <= 'z') ||
+             (val[k] >= '0' && val[k] <= '9');
+      if (!ok) return bad_usage("--build-arg needs NAME=VALUE with NAME of letters, digits and _, got '%s'", val);
+      if (val[nl] == '=') sv_push(&build_args, val);
+      else { /* --build-arg NAME: the value in dbx's environment, as docker does */
+        const char *env = getenv(val);
+        if (!env) return bad_usage("--build-arg %s: no value given and none in the environment", val);
+        sv_push_own(&build_args, xasprintf("%s=%s", val, env));
+      }
+    } else if (strcmp(a, "--to") == 0 || strncmp(a, "--to=", 5) == 0) {
+      if (a[4] == '=') o->to = a + 5;
+      else if (i + 1 < argc) o->to = argv[++i];
+      else return bad_usage("%s needs a registry: HOST[:PORT][/PATH]", a);
+    } else if (strncmp(a, "--gpus=", 7) == 0) {
+      o->gpus = a + 7;
+      char *end;
+      long n = strtol(o->gpus, &end, 10);
+      if (strcmp(o->gpus, "all") && strcmp(o->gpus, "none") && (*end || end == o->gpus || n < 1 || n > 64))
+        return bad_usage("--gpus must be all, none or a count, not '%s'", o->gpus);
+    } else if ((r = TAKE("-C", "--directory")) != 0) {
       if (r < 0) return 2;
       o->dir = val;
     } else if ((r = TAKE("-o", "--output")) != 0) {
@@ -239,6 +284,58 @@ static int parse_args(int argc, char **argv, struct opts *o) {
 #undef TAKE
   }
   return 0;
+}
+
+/* 0 when every target the roots need has its required build arguments, else
+ * a message naming the first that lacks one and exit code 2. */
+static int check_args(graph *g, const size_t *roots, size_t nroots) {
+  size_t n = 0, *order = graph_closure(g, roots, nroots, &n);
+  int code = 0;
+  for (size_t i = 0; i < n && !code; i++) {
+    const target *t = g->t[order[i]];
+    const char *miss = target_missing_arg(t);
+    if (!miss) continue;
+    fprintf(stderr, "dbx: error: %s needs the build argument %s, and it has no value: add --build-arg %s=VALUE\n",
+            t->name, miss, miss);
+    code = 2;
+  }
+  free(order);
+  return code;
+}
+
+static int select_targets(graph *g, const strvec *names, size_t **out, size_t *n);
+
+/* dbx push TARGET --to REGISTRY: build it, then push it. */
+static int cmd_push(graph *g, const struct opts *o, const build_opts *bo) {
+  if (o->args.n != 1) {
+    fprintf(stderr, "dbx: push takes one image target: dbx push TARGET --to REGISTRY\n");
+    return 2;
+  }
+  const char *why = push_check_registry(o->to);
+  if (why) {
+    fprintf(stderr, "dbx: push: %s\n", why);
+    return 2;
+  }
+  size_t *roots = NULL, n = 0;
+  int code = select_targets(g, &o->args, &roots, &n);
+  if (code == 0 && g->t[roots[0]]->kind != KIND_IMAGE) {
+    fprintf(stderr, "dbx: push: %s is a %s target, not an image; push takes an image target (see dbx targets)\n",
+            g->t[roots[0]]->name, kind_name(g->t[roots[0]]->kind));
+    code = 2;
+  }
+  if (code == 0) code = check_args(g, roots, n);
+  strvec keys = {0};
+  build_opts b = *bo;
+  b.keys = &keys;
+  if (code == 0) code = build_run(g, roots, n, &b);
+  if (code == 0 && keys.n == 1) {
+    char *project = image_project_name();
+    code = push_image(g->t[roots[0]], keys.v[0], project, o->to);
+    free(project);
+  }
+  sv_free(&keys);
+  free(roots);
+  return code;
 }
 
 /* Resolve target names to indexes; exit code 2 on an unknown name. */
@@ -449,7 +546,7 @@ static graph *load_graph(const char *file, char **err) {
     }
     if (mkdir_p(STATE_DIR) == 0) graphcache_save(g, STATE_DIR "/graph", file);
   }
-  if (graph_resolve(g, err) < 0) {
+  if (graph_resolve(g, err) < 0 || graph_apply_args(g, &build_args, err) < 0) {
     graph_free(g);
     return NULL;
   }
@@ -535,8 +632,10 @@ int main(int argc, char **argv) {
     code = cmd_clean(g, o.images);
   } else if (strcmp(o.cmd, "dev") == 0) {
     dev_opts dopt = {.build = bo, .watch = o.watch, .keep = o.keep, .debounce_ms = o.debounce ? o.debounce : 5,
-                     .sync = o.sync ? o.sync : "auto", .reload = reload_graph, .reload_ud = (void *)file};
+                     .sync = o.sync ? o.sync : "auto", .gpus = o.gpus, .reload = reload_graph, .reload_ud = (void *)file};
     code = dev_run(&g, &o.args, &dopt);
+  } else if (strcmp(o.cmd, "push") == 0) {
+    code = cmd_push(g, &o, &bo);
   } else if (strcmp(o.cmd, "gen") == 0) {
     code = cmd_gen(g, &o.args, o.out);
   } else if (strcmp(o.cmd, "explain") == 0) {
@@ -547,7 +646,7 @@ int main(int argc, char **argv) {
     if ((code = select_targets(g, &o.args, &roots, &nroots)) == 0) code = build_explain(g, roots[0], &bo);
   } else if ((code = select_targets(g, &o.args, &roots, &nroots)) == 0) {
     if (strcmp(o.cmd, "graph") == 0) code = cmd_graph(g, roots, nroots, o.dot);
-    else code = build_run(g, roots, nroots, &bo);
+    else if ((code = check_args(g, roots, nroots)) == 0) code = build_run(g, roots, nroots, &bo);
   }
 out:
   free(err);
@@ -556,5 +655,6 @@ out:
   graph_free(g); /* otherwise left to the exit, which is faster */
 #endif
   sv_free(&o.args);
+  sv_free(&build_args);
   return code;
 }

@@ -7,12 +7,48 @@ local uv = {
   image = "ghcr.io/astral-sh/uv:python3.11-bookworm-slim",
   check_desc = "uv.lock matches pyproject.toml (uv lock --check)",
   cache = "/root/.cache/uv",
+  workspaces = true, -- a service may be one member (package = "services/NAME") of a uv workspace
 }
 
--- Files the deps layer needs: the manifest and the lock, nothing else.
+local core = require "dbx.core"
+local toml = require "dbx.toml"
+
+-- The member folders of the workspace whose root is svc's project, each with
+-- a pyproject.toml, from [tool.uv.workspace] members (globs allowed).
+local function workspace_members(svc)
+  local root = toml.parse(core.read(svc.dir, svc.at("pyproject.toml")) or "")
+  local out, seen = {}, {}
+  for _, pat in ipairs((root["tool.uv.workspace"] or {}).members or {}) do
+    for _, f in ipairs(core.glob(svc.dir, pat .. "/pyproject.toml")) do
+      if not seen[f] then seen[f], out[#out + 1] = true, f end
+    end
+  end
+  table.sort(out)
+  return out
+end
+
+-- The name of the package in folder dir (its pyproject.toml's project.name).
+local function package_name(svc, dir)
+  local p = toml.parse(core.read(svc.dir, dir .. "/pyproject.toml") or "")
+  local n = (p.project or {}).name
+  if not n then
+    error(("python.service '%s': %s/pyproject.toml has no [project] name"):format(svc.name, dir), 0)
+  end
+  return n
+end
+
+-- Files the deps layer needs: the manifest and the lock, nothing else (in a
+-- workspace, every member's manifest: the lock covers them all).
 function uv.manifests(svc)
   local files = { svc.at("pyproject.toml"), svc.at("uv.lock") }
-  for _, m in ipairs(svc.members or {}) do files[#files + 1] = m .. "/pyproject.toml" end
+  local seen = {}
+  for _, f in ipairs(files) do seen[f] = true end
+  local function add(f) if not seen[f] then seen[f], files[#files + 1] = true, f end end
+  for _, m in ipairs(svc.members or {}) do add(m .. "/pyproject.toml") end
+  if svc.package then
+    for _, f in ipairs(workspace_members(svc)) do add(f) end
+    add(svc.package .. "/pyproject.toml")
+  end
   return files
 end
 
@@ -26,15 +62,17 @@ function uv.setup(svc)
 end
 
 local function extras(svc, variant)
-  if variant == "prod" then return "--no-dev" end
-  local out = {}
+  local pkg = svc.package and ("--package " .. package_name(svc, svc.package) .. " ") or ""
+  if variant == "prod" then return pkg .. "--no-dev" end
+  local out = { pkg ~= "" and pkg:sub(1, -2) or nil }
   for _, e in ipairs(svc.dev.extras) do out[#out + 1] = "--extra " .. e end
   return table.concat(out, " ")
 end
 
 -- Third-party dependencies only: the project itself comes with the source layer.
 function uv.install_deps(svc, variant)
-  return ("uv sync --frozen --no-install-project %s"):format(extras(svc, variant))
+  return ("uv sync --frozen %s %s"):format(svc.package and "--no-install-workspace" or "--no-install-project",
+    extras(svc, variant))
 end
 
 -- The project itself: editable in dev, a plain install in prod.

@@ -4,7 +4,12 @@
 set -euo pipefail
 
 debs=(build-essential pkg-config liblua5.4-dev libuv1-dev libcurl4-openssl-dev libssl-dev
-      libcjson-dev libcmocka-dev libarchive-dev python3 python3-pip ninja-build)
+      libcjson-dev libcmocka-dev libarchive-dev python3 python3-pip python3-yaml ninja-build
+      redis-server docker-registry)
+# redis-server and docker-registry are servers the end-to-end tests start
+# themselves, on 127.0.0.1 with ports of their own: their packages must not
+# start system services (docker-registry's would listen on every address).
+services=(redis-server docker-registry)
 
 # `setup.sh fuzz`: also clang and its fuzzer runtime, for `make fuzz`
 [ "${1:-}" = fuzz ] && debs+=(clang libclang-rt-14-dev)
@@ -21,7 +26,22 @@ if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then # no service starts during this install
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy"
+  fi
+  rc=0
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
+  [ -n "$policy" ] && rm -f "$policy"
+  ((rc == 0)) || exit "$rc"
+  # a server installed just now whose service still started (systemd ignoring
+  # policy-rc.d): stop and disable it; one installed before is left alone
+  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    for s in "${services[@]}"; do
+      [[ " ${missing[*]} " == *" $s "* ]] && { systemctl disable --now "$s" >/dev/null 2>&1 || true; }
+    done
+  fi
 fi
 
 if ! python3 -c 'import pytest' 2>/dev/null; then

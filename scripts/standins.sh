@@ -6,8 +6,11 @@
 # repository ($DBX_STANDIN_CACHE, default /var/cache/dbx-standins).
 #
 #   python:3.11-slim, python:3.11-slim-bookworm      python3 3.11, venv, pip
-#   python:3.10-slim, python:3.12-slim               the same 3.11, under the names recipes use
+#   python:3.10-slim, python:3.12-slim(-bookworm)    the same 3.11, under the names recipes use
 #   ghcr.io/astral-sh/uv:python3.11-bookworm-slim    the same with uv in /usr/local/bin
+#   ghcr.io/astral-sh/uv:python3.12-bookworm-slim    the same, under the name trades uses
+#   nvidia/cuda:12.8.1-cudnn-runtime-ubuntu22.04     the same 3.11 with CUDA's environment
+#                                                    variables but no CUDA library (labelled)
 #
 # Certificate authorities the host trusts beyond Debian's (a TLS-inspecting
 # proxy's, in /usr/local/share/ca-certificates) are added too, and
@@ -23,8 +26,10 @@ CACHE="${DBX_STANDIN_CACHE:-/var/cache/dbx-standins}"
 DOCKER="${DOCKER:-/usr/bin/docker}"
 UV_VERSION="${DBX_UV_VERSION:-$(cat "$(dirname "$0")/uv-version")}"
 MIRROR="${DBX_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
-PY_TAGS=(python:3.11-slim python:3.11-slim-bookworm python:3.10-slim python:3.12-slim)
+PY_TAGS=(python:3.11-slim python:3.11-slim-bookworm python:3.10-slim python:3.12-slim python:3.12-slim-bookworm)
 UV_TAG=ghcr.io/astral-sh/uv:python3.11-bookworm-slim
+UV_TAGS=(ghcr.io/astral-sh/uv:python3.12-bookworm-slim)
+CUDA_TAG=nvidia/cuda:12.8.1-cudnn-runtime-ubuntu22.04
 
 say() { printf 'standins: %s\n' "$*" >&2; }
 have() {
@@ -32,7 +37,7 @@ have() {
 }
 
 missing=0
-for t in "${PY_TAGS[@]}" "$UV_TAG"; do have "$t" || missing=1; done
+for t in "${PY_TAGS[@]}" "$UV_TAG" "${UV_TAGS[@]}" "$CUDA_TAG"; do have "$t" || missing=1; done
 ((missing)) || exit 0
 
 mkdir -p "$CACHE"
@@ -71,6 +76,14 @@ if ! have "${PY_TAGS[0]}"; then
 fi
 for t in "${PY_TAGS[@]:1}"; do have "$t" || "$DOCKER" tag "${PY_TAGS[0]}" "$t"; done
 
+if ! have "$CUDA_TAG"; then
+  say "importing $CUDA_TAG"
+  "$DOCKER" import "${changes[@]}" \
+    --change 'LABEL dbx.standin.note="Debian bookworm with its python3 (3.11), standing in for the NVIDIA CUDA 12.8.1 runtime image: it holds no CUDA library and no NVIDIA driver, so GPU code finds no device"' \
+    --change 'ENV CUDA_VERSION=12.8.1 NVIDIA_VISIBLE_DEVICES=all NVIDIA_DRIVER_CAPABILITIES=compute,utility' \
+    "$rootfs_tar" "$CUDA_TAG" >/dev/null
+fi
+
 if ! have "$UV_TAG"; then
   uv_tar="$CACHE/bookworm-python3-v$VERSION-uv-$UV_VERSION.tar"
   if [ ! -s "$uv_tar" ]; then
@@ -100,4 +113,5 @@ PY
   say "importing $UV_TAG"
   "$DOCKER" import "${changes[@]}" "$uv_tar" "$UV_TAG" >/dev/null
 fi
+for t in "${UV_TAGS[@]}"; do have "$t" || "$DOCKER" tag "$UV_TAG" "$t"; done
 say "stand-in images ready"

@@ -29,11 +29,15 @@ local FIELDS = {
   labels = "map", stop_signal = "string", manager_version = "string", dirs = "list",
   entrypoint = "list", keep = "list", health_interval = "string", health_when = "map",
   in_groups = "boolean", project = "string", expose = "list",
+  release = "table", gpus = "string", builder = "string", package = "string", prune = "list",
+  build_args = "map",
 }
+
+local RELEASE_FIELDS = { package = true, index = true, version_arg = true, index_arg = true }
 
 local DEV_FIELDS = { extras = true, groups = true, cmd = true, restart = true, mode = true }
 
-local groups = { prod = {}, dev = {}, all = {} }
+local groups = { prod = {}, dev = {}, all = {}, release = {} }
 local groups_declared = false
 
 local function fail(msg, level) error(msg, level + 1) end
@@ -144,16 +148,28 @@ local function normalise(name, spec, level)
     -- Python as PID 1 ignores SIGTERM unless the app handles it; SIGINT becomes
     -- KeyboardInterrupt, so the container stops at once either way
     stop_signal = spec.stop_signal or "SIGINT",
+    gpus = spec.gpus,
+    builder = spec.builder,
+    package = spec.package,   -- a uv workspace member folder: the package this service runs
+    prune = spec.prune or {},
+    build_args = spec.build_args or {},
   }
-  for _, p in ipairs({ svc.project, table.unpack(svc.members) }) do
+  for _, p in ipairs({ svc.project, svc.package or ".", table.unpack(svc.members) }) do
     if p:find("%.%.") or p:match("^/") or not p:match("^[%w%._/%-]+$") then
       fail(("python.service '%s': '%s' must be a plain folder inside dir"):format(name, p), level)
     end
   end
   -- the path of a project file inside dir
   svc.at = function(file) return svc.project == "." and file or (svc.project .. "/" .. file) end
+  if svc.package and svc.project ~= "." then
+    fail(("python.service '%s': package (a workspace member) and project cannot both be set"):format(name), level)
+  end
   if not spec.sources then
-    if svc.project == "." then
+    if svc.package then
+      svc.sources = {}
+      for _, m in ipairs(svc.members) do svc.sources[#svc.sources + 1] = m .. "/**" end
+      svc.sources[#svc.sources + 1] = svc.package .. "/**"
+    elseif svc.project == "." then
       svc.sources = { "**" }
     else
       svc.sources = {}
@@ -182,7 +198,7 @@ local function normalise(name, spec, level)
       tostring(svc.dev.mode)), level)
   end
   svc.prod = { cmd = (spec.prod or {}).cmd }
-  svc.tags = spec.tags or { prod = name .. ":prod", dev = name .. ":dev" }
+  svc.tags = spec.tags or { prod = name .. ":prod", dev = name .. ":dev", release = name .. ":release" }
   if not svc.cmd or (#svc.cmd == 0 and #svc.entrypoint == 0) then
     fail(("python.service '%s': needs cmd = { ... }, the command that runs it"):format(name), level)
   end
@@ -217,6 +233,47 @@ local function normalise(name, spec, level)
       fail(("python.service '%s': keep: '%s' must be a plain path inside the project"):format(name, k), level)
     end
   end
+  if svc.gpus and not (svc.gpus == "all" or svc.gpus:match("^[1-9]%d?$")) then
+    fail(("python.service '%s': gpus must be \"all\" or a count such as \"1\", got '%s'"):format(name, svc.gpus), level)
+  end
+  for _, n in ipairs(svc.prune) do
+    if not n:match("^[%w%._%-*]+$") then
+      fail(("python.service '%s': prune: '%s' must be a file or folder name (wildcards allowed)"):format(name, n), level)
+    end
+  end
+  for _, k in ipairs(keys_of(svc.build_args)) do
+    local v = svc.build_args[k]
+    if type(k) ~= "string" or not k:match("^[%a_][%w_]*$") or type(v) ~= "string" or not v:match("^[%w%._/:@+%-]*$") then
+      fail(("python.service '%s': build_args: '%s' must be NAME = \"plain value\""):format(name, tostring(k)), level)
+    end
+  end
+  if spec.release then
+    for k in pairs(spec.release) do
+      if not RELEASE_FIELDS[k] then
+        local hint = type(k) == "string" and closest(k, keys_of(RELEASE_FIELDS))
+        fail(("python.service '%s': release: unknown field '%s'%s (fields: %s)"):format(name, tostring(k),
+          hint and (" — did you mean '" .. hint .. "'?") or "", table.concat(keys_of(RELEASE_FIELDS), ", ")), level)
+      end
+    end
+    local r = spec.release
+    svc.release = { package = r.package, index = r.index or "https://pypi.org/simple",
+                    version_arg = r.version_arg or "PACKAGE_VERSION", index_arg = r.index_arg or "PACKAGE_INDEX" }
+    if not svc.release.package then
+      local toml = require("dbx.toml").parse(require("dbx.core").read(svc.dir, svc.at("pyproject.toml")) or "")
+      svc.release.package = (toml.project or {}).name
+    end
+    if type(svc.release.package) ~= "string" or not svc.release.package:match("^[%w][%w%._%-]*$") then
+      fail(("python.service '%s': release.package must name the published package"):format(name), level)
+    end
+    if type(svc.release.index) ~= "string" or not svc.release.index:match("^https?://[%w%._:/%-@]+$") then
+      fail(("python.service '%s': release.index must be an http(s) URL of a package index"):format(name), level)
+    end
+    for _, a in ipairs({ svc.release.version_arg, svc.release.index_arg }) do
+      if type(a) ~= "string" or not a:match("^[%a_][%w_]*$") then
+        fail(("python.service '%s': release: '%s' is not a build argument name"):format(name, tostring(a)), level)
+      end
+    end
+  end
   if svc.health and not svc.port then
     fail(("python.service '%s': health needs port"):format(name), level)
   end
@@ -229,6 +286,10 @@ local function normalise(name, spec, level)
       table.concat(MANAGERS, ", ")), level)
   end
   svc.manager = require("dbx.recipes." .. manager)
+  if svc.package and not svc.manager.workspaces then
+    fail(("python.service '%s': package (a workspace member) needs a manager with workspaces (uv), not %s")
+      :format(name, manager), level)
+  end
   local lock = svc.manager.lockfile
   if not has_file(svc, lock) then
     local how = { uv = "uv lock", pdm = "pdm lock", poetry = "poetry lock",
@@ -241,13 +302,26 @@ end
 
 -- ---- the Dockerfile pieces, shared by the layers and by `dbx gen` ----
 
-local function base_lines(svc)
-  local l = { "FROM " .. svc.base }
-  l[#l + 1] = apt.install(svc.apt)
+local function env_lines(svc, l)
   local env = { PYTHONUNBUFFERED = "1", PYTHONDONTWRITEBYTECODE = "1", VIRTUAL_ENV = svc.venv }
   for k, v in pairs(svc.env) do env[k] = v end
   l[#l + 1] = "ENV " .. table.concat(sorted_env(env), " \\\n    ")
   l[#l + 1] = ("ENV PATH=%s/bin:$PATH"):format(svc.venv)
+  return l
+end
+
+-- The image prod's dependencies and project are installed in when the
+-- recipe names a builder (a uv image, say): the same env and workdir as base.
+local function builder_lines(svc)
+  local l = env_lines(svc, { "FROM " .. svc.builder })
+  l[#l + 1] = "WORKDIR " .. svc.workdir
+  return l
+end
+
+local function base_lines(svc)
+  local l = { "FROM " .. svc.base }
+  l[#l + 1] = apt.install(svc.apt)
+  env_lines(svc, l)
   l[#l + 1] = ("RUN groupadd --gid %d %s && useradd --uid %d --gid %d --create-home --shell /usr/sbin/nologin %s")
     :format(svc.uid, svc.user, svc.uid, svc.uid, svc.user)
   if #svc.dirs > 0 then
@@ -274,17 +348,43 @@ end
 
 local function source_lines(svc, variant)
   local l = {}
-  if svc.project == "." and #svc.members == 0 then
+  if svc.project == "." and #svc.members == 0 and not svc.package then
     l[1] = ("COPY . %s"):format(svc.workdir)
   else -- the shared members' source before the project's, as they change less often
     for _, p in ipairs(svc.members) do l[#l + 1] = ("COPY %s %s/%s"):format(p, svc.workdir, p) end
-    l[#l + 1] = ("COPY %s %s/%s"):format(svc.project, svc.workdir, svc.project)
+    local own = svc.package or svc.project
+    l[#l + 1] = ("COPY %s %s/%s"):format(own, svc.workdir, own)
   end
   local install = svc.manager.install_project(svc, variant)
   if install then
     l[#l + 1] = ("RUN --mount=type=cache,target=%s \\\n    %s"):format(svc.manager.cache, install)
   end
+  if variant == "prod" and #svc.prune > 0 then
+    -- what prod does not run: tests, caches; the venv (and its compiled bytecode) is left alone
+    local names = {}
+    for _, n in ipairs(svc.prune) do names[#names + 1] = ("-name '%s'"):format(n) end
+    l[#l + 1] = ("RUN find %s -path %s -prune -o \\( %s \\) -prune -exec rm -rf {} +")
+      :format(svc.workdir, svc.venv, table.concat(names, " -o "))
+  end
   return l
+end
+
+-- The release variant: the published package at the version given as a
+-- build argument, from a package index, into a fresh venv; no source.
+local function release_lines(svc)
+  local r = svc.release
+  return {
+    "COPY --from=" .. (svc.uv_image or require("dbx.recipes.uv").image) .. " /usr/local/bin/uv /usr/local/bin/uv",
+    "ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=0",
+    "ARG " .. r.version_arg,
+    ("ARG %s=%s"):format(r.index_arg, r.index),
+    ('RUN test -n "$%s" || { echo "%s is not set: build with --build-arg %s=X.Y.Z" >&2; exit 1; }')
+      :format(r.version_arg, r.version_arg, r.version_arg),
+    -- --index comes before the default index (PyPI), so the package is taken
+    -- from it alone, and its dependencies from PyPI when the index lacks them
+    ('RUN --mount=type=cache,target=/root/.cache/uv \\\n    uv venv %s && uv pip install --python %s/bin/python --index "$%s" "%s==$%s"')
+      :format(svc.venv, svc.venv, r.index_arg, r.package, r.version_arg),
+  }
 end
 
 local START = [[#!/bin/sh
@@ -295,11 +395,14 @@ exec "$@"
 ]]
 
 local function entry_lines(svc, variant)
-  local cmd = svc[variant].cmd or svc.cmd
-  local l = {
-    ("COPY start.sh %s/start.sh"):format(svc.workdir),
-    ("LABEL dbx.service=%q dbx.variant=%q"):format(svc.name, variant),
-  }
+  local cmd = (variant ~= "release" and svc[variant].cmd) or svc.cmd
+  local l = {}
+  for _, k in ipairs(keys_of(svc.build_args)) do
+    l[#l + 1] = ("ARG %s=%s"):format(k, svc.build_args[k])
+    l[#l + 1] = ("ENV %s=${%s}"):format(k, k)
+  end
+  l[#l + 1] = ("COPY start.sh %s/start.sh"):format(svc.workdir)
+  l[#l + 1] = ("LABEL dbx.service=%q dbx.variant=%q"):format(svc.name, variant)
   for _, k in ipairs(keys_of(svc.labels)) do l[#l + 1] = ("LABEL %s=%q"):format(k, svc.labels[k]) end
   local ports = {}
   if svc.port then ports[1] = tostring(svc.port) end
@@ -342,20 +445,37 @@ end
 -- Dockerfile and Dockerfile.dev for the first service of a folder;
 -- Dockerfile.NAME and Dockerfile.NAME.dev for any other one there.
 local gen_owner = {}
+-- With a release variant, that one is Dockerfile and prod from the checkout
+-- is Dockerfile.source.
 local function gen_name(svc, variant)
   gen_owner[svc.dir] = gen_owner[svc.dir] or svc.name
   local base = gen_owner[svc.dir] == svc.name and "Dockerfile" or ("Dockerfile." .. svc.name)
-  return variant == "prod" and base or (base .. ".dev")
+  if variant == "dev" then return base .. ".dev" end
+  if variant == "prod" and svc.release then return base .. ".source" end
+  return base
 end
 
 -- The standalone Dockerfile `dbx gen` writes: the same instructions as the
 -- layers, as stages of one multi-stage file.
 local function standalone(svc, variant)
   local head = { "# Generated by dbx gen from build.lua: the same steps dbx builds as layers.",
-                 "# Build from this folder: docker build -f " .. gen_name(svc, variant) .. " ." }
+                 "# Build from this folder: docker build -f " .. gen_name(svc, variant)
+                 .. (variant == "release" and (" --build-arg " .. svc.release.version_arg .. "=X.Y.Z") or "") .. " ." }
+  if svc.gpus then
+    head[#head + 1] = ("# Run with its GPUs: docker run --gpus %s IMAGE"):format(svc.gpus)
+  end
   local base = base_lines(svc)
   base[1] = base[1] .. " AS base"
-  local deps = { "FROM base AS deps" }
+  local builder = variant ~= "dev" and svc.builder and builder_lines(svc)
+  if builder then builder[1] = builder[1] .. " AS builder" end
+  if variant == "release" then
+    local install = { "FROM " .. (builder and "builder" or "base") .. " AS install" }
+    for _, l in ipairs(release_lines(svc)) do install[#install + 1] = l end
+    local final = { "FROM base", ("COPY --from=install %s %s"):format(svc.venv, svc.venv) }
+    for _, l in ipairs(entry_lines(svc, variant)) do final[#final + 1] = l end
+    return text(head, { "" }, base, { "" }, builder or {}, builder and { "" } or {}, install, { "" }, final)
+  end
+  local deps = { "FROM " .. (builder and "builder" or "base") .. " AS deps" }
   for _, l in ipairs(deps_lines(svc, variant)) do deps[#deps + 1] = l end
   local src = { "FROM deps AS source" }
   for _, l in ipairs(source_lines(svc, variant)) do src[#src + 1] = l end
@@ -369,7 +489,7 @@ local function standalone(svc, variant)
     final = { "FROM source" }
   end
   for _, l in ipairs(entry_lines(svc, variant)) do final[#final + 1] = l end
-  return text(head, { "" }, base, { "" }, deps, { "" }, src, { "" }, final)
+  return text(head, { "" }, base, { "" }, builder or {}, builder and { "" } or {}, deps, { "" }, src, { "" }, final)
 end
 
 -- What `dbx dev` needs to run a variant's image: not keyed, so changing the
@@ -384,7 +504,7 @@ local function run_facts(svc, variant)
     stop_signal = svc.stop_signal,
     context = svc.dir, sources = table.concat(svc.sources, "\n"),
     source = v .. "/source", deps = v .. "/deps", base = svc.name .. "/base", lock = svc.name .. "/lock",
-    restart = svc.dev.restart, mode = svc.dev.mode,
+    restart = svc.dev.restart, mode = svc.dev.mode, gpus = svc.gpus,
   }
 end
 
@@ -396,7 +516,7 @@ end
 local function declare_groups()
   if groups_declared then return end
   groups_declared = true
-  for _, g in ipairs({ "prod", "dev", "all" }) do
+  for _, g in ipairs({ "prod", "dev", "all", "release" }) do
     if not recipe.declared(g) and #groups[g] > 0 then
       recipe.declare("group", g, groups[g], "", 1, { where = "(dbx.python)" })
     end
@@ -417,13 +537,36 @@ function M.service(name)
     local base = name .. "/base"
     declare("image", base, { desc = "base image, OS packages, user", dockerfile = text(base_lines(svc)) }, svc, where)
     local start = START:format(svc.venv)
+    if svc.builder then
+      declare("image", name .. "/builder", { desc = "the builder prod installs in", dockerfile = text(builder_lines(svc)) },
+        svc, where)
+    end
+    -- the final image of a variant: start script, command, health check
+    local function final(variant, first, from)
+      local v = name .. "/" .. variant
+      local spec = {
+        desc = variant .. " image: start script, command, health check",
+        deps = { from, base },
+        files = { ["start.sh"] = start },
+        dockerfile = text(first, entry_lines(svc, variant)),
+        tags = { svc.tags[variant] or (name .. ":" .. variant) },
+      }
+      spec.network = spec.network or svc.network
+      recipe.declare("image", v, spec, svc.dir, 2, { where = where, meta = run_facts(svc, variant) })
+      recipe.set_gen(v, { [gen_name(svc, variant)] = standalone(svc, variant), ["start.sh"] = start })
+      if svc.in_groups then
+        groups[variant][#groups[variant] + 1] = v
+        if variant ~= "release" then groups.all[#groups.all + 1] = v end
+      end
+    end
     for _, variant in ipairs({ "prod", "dev" }) do
       local v = name .. "/" .. variant
+      local under = (variant == "prod" and svc.builder) and (name .. "/builder") or base
       declare("image", v .. "/deps", {
         desc = variant .. " dependencies from the lock file",
-        deps = { base, check },
+        deps = { under, check },
         inputs = svc.manager.manifests(svc),
-        dockerfile = text({ "FROM {{dep:" .. base .. "}}" }, deps_lines(svc, variant)),
+        dockerfile = text({ "FROM {{dep:" .. under .. "}}" }, deps_lines(svc, variant)),
       }, svc, where)
       declare("image", v .. "/source", {
         desc = "the application installed" .. (variant == "dev" and " (editable)" or ""),
@@ -431,7 +574,7 @@ function M.service(name)
         inputs = svc.sources,
         dockerfile = text({ "FROM {{dep:" .. v .. "/deps}}" }, source_lines(svc, variant)),
       }, svc, where)
-      local first, spec
+      local first
       if variant == "prod" then
         first = { "FROM {{dep:" .. v .. "/source}} AS build", "FROM {{dep:" .. base .. "}}",
                   ("COPY --from=build %s %s"):format(svc.venv, svc.venv) }
@@ -441,20 +584,39 @@ function M.service(name)
       else
         first = { "FROM {{dep:" .. v .. "/source}}" }
       end
-      spec = {
-        desc = variant .. " image: start script, command, health check",
-        deps = { v .. "/source", base },
-        files = { ["start.sh"] = start },
-        dockerfile = text(first, entry_lines(svc, variant)),
-        tags = { svc.tags[variant] },
-      }
-      spec.network = spec.network or svc.network
-      recipe.declare("image", v, spec, svc.dir, 1, { where = where, meta = run_facts(svc, variant) })
-      recipe.set_gen(v, { [gen_name(svc, variant)] = standalone(svc, variant), ["start.sh"] = start })
-      if svc.in_groups then
-        groups[variant][#groups[variant] + 1] = v
-        groups.all[#groups.all + 1] = v
+      final(variant, first, v .. "/source")
+    end
+    if svc.release then
+      local v = name .. "/release"
+      local under = svc.builder and (name .. "/builder") or base
+      local r = svc.release
+      declare("image", v .. "/install", {
+        desc = ("%s==$%s from %s (or $%s)"):format(r.package, r.version_arg, r.index, r.index_arg),
+        deps = { under },
+        args = { r.version_arg, r.index_arg .. "=" .. r.index },
+        dockerfile = text({ "FROM {{dep:" .. under .. "}}" }, release_lines(svc)),
+      }, svc, where)
+      final("release", { "FROM {{dep:" .. v .. "/install}} AS build", "FROM {{dep:" .. base .. "}}",
+                         ("COPY --from=build %s %s"):format(svc.venv, svc.venv) }, v .. "/install")
+    end
+    if svc.release and svc.project == "." and not svc.package then
+      -- the wheel to publish, built on the host; a pure-Python package's name is known ahead
+      local core = require "dbx.core"
+      local proj = require("dbx.toml").parse(core.read(svc.dir, "pyproject.toml") or "").project or {}
+      local inputs = svc.manager.manifests(svc)
+      for _, extra in ipairs({ "README.md", "README.rst", "LICENSE" }) do
+        if core.read(svc.dir, extra) then inputs[#inputs + 1] = extra end
       end
+      local src = #core.glob(svc.dir, "src/**") > 0 and { "src/**" } or svc.sources
+      for _, p in ipairs(src) do inputs[#inputs + 1] = p end
+      local whl = proj.name and proj.version and
+        ("dist/%s-%s-py3-none-any.whl"):format(proj.name:lower():gsub("[-_.]+", "_"), proj.version)
+      declare("cmd", name .. "/wheel", {
+        desc = "the wheel to publish, built on the host (uv build)" .. (whl and (": " .. whl) or ""),
+        inputs = inputs,
+        run = { "uv", "build", "--wheel", "--out-dir", "dist", "." },
+        outputs = whl and { whl } or nil,
+      }, svc, where)
     end
     recipe.at_end(declare_groups)
     return name

@@ -16,7 +16,7 @@ local FIELDS = {
   group = { deps = "list", desc = "string" },
   image = { deps = "list", inputs = "list", desc = "string", pool = "string",
             dockerfile = "string", context = "string", files = "files", build_args = "map",
-            stage = "string", tags = "list", network = "string" },
+            stage = "string", tags = "list", network = "string", args = "list" },
 }
 
 local function where(level)
@@ -155,6 +155,15 @@ function M.declare(kind, name, spec, dir, level, extra)
     error(("%s: has outputs but no 'run' command to make them"):format(what), level)
   elseif kind == "image" and type(t.dockerfile) ~= "string" then
     error(("%s: needs a 'dockerfile'"):format(what), level)
+  end
+  for _, a in ipairs(t.args or {}) do -- build arguments given with --build-arg
+    local n = a:match("^([%a_][%w_]*)=") or a:match("^([%a_][%w_]*)$")
+    if not n then
+      error(("%s: args: '%s' must be NAME or NAME=default"):format(what, a), level)
+    end
+    if t.build_args and t.build_args[n] then
+      error(("%s: '%s' is both in build_args and in args"):format(what, n), level)
+    end
   end
   for k, v in pairs(extra or {}) do t[k] = v end
   local old = byname[name]

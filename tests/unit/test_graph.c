@@ -185,6 +185,60 @@ static void suggestions_and_kind_names(void **state) {
   assert_string_equal(kind_name(KIND_GROUP), "group");
 }
 
+static void build_arguments_get_values_or_defaults(void **state) {
+  graph *g = *state;
+  target *rel = graph_add(g, "rel", KIND_IMAGE, NULL), *other = graph_add(g, "other", KIND_IMAGE, NULL);
+  sv_push(&rel->args, "VERSION");
+  sv_push(&rel->args, "INDEX=https://pypi.org/simple");
+  sv_push(&other->args, "INDEX=https://mirror");
+  strvec given = {0};
+  char *err = NULL;
+  assert_int_equal(graph_apply_args(g, &given, &err), 0);
+  assert_string_equal(target_missing_arg(rel), "VERSION");
+  assert_null(target_missing_arg(other));
+  assert_string_equal(target_get_param(rel, "build-arg.INDEX"), "https://pypi.org/simple");
+  assert_null(target_get_param(rel, "build-arg.VERSION"));
+  assert_string_equal(target_get_param(other, "build-arg.INDEX"), "https://mirror");
+  sv_free(&given);
+}
+
+static void given_build_arguments_win_and_the_last_one_counts(void **state) {
+  graph *g = *state;
+  target *rel = graph_add(g, "rel", KIND_IMAGE, NULL);
+  sv_push(&rel->args, "VERSION");
+  sv_push(&rel->args, "INDEX=https://pypi.org/simple");
+  strvec given = {0};
+  sv_push(&given, "VERSION=1.0");
+  sv_push(&given, "INDEX=http://127.0.0.1:8080/simple");
+  sv_push(&given, "VERSION=1.2=rc"); /* the value keeps its own '=' */
+  char *err = NULL;
+  assert_int_equal(graph_apply_args(g, &given, &err), 0);
+  assert_null(target_missing_arg(rel));
+  assert_string_equal(target_get_param(rel, "build-arg.VERSION"), "1.2=rc");
+  assert_string_equal(target_get_param(rel, "build-arg.INDEX"), "http://127.0.0.1:8080/simple");
+  sv_free(&given);
+}
+
+static void a_build_argument_nobody_declares_is_refused_with_the_list(void **state) {
+  graph *g = *state;
+  target *rel = graph_add(g, "rel", KIND_IMAGE, NULL);
+  sv_push(&rel->args, "PACKAGE_VERSION");
+  strvec given = {0};
+  sv_push(&given, "PACKAGE_VERSON=1");
+  char *err = NULL;
+  assert_int_equal(graph_apply_args(g, &given, &err), -1);
+  assert_non_null(strstr(err, "--build-arg PACKAGE_VERSON: no target declares that build argument"));
+  assert_non_null(strstr(err, "declared: PACKAGE_VERSION (rel)"));
+  assert_null(target_get_param(rel, "build-arg.PACKAGE_VERSION"));
+  free(err);
+  err = NULL;
+  sv_free(&given);
+  sv_push(&given, "PACKAGE=1"); /* a prefix of a declared name is not that name */
+  assert_int_equal(graph_apply_args(g, &given, &err), -1);
+  free(err);
+  sv_free(&given);
+}
+
 int main(void) {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
   const struct CMUnitTest tests[] = {
@@ -199,6 +253,9 @@ int main(void) {
       T(acyclic_graph_resolves),
       T(closure_lists_dependencies_first_and_only_what_is_needed),
       T(suggestions_and_kind_names),
+      T(build_arguments_get_values_or_defaults),
+      T(given_build_arguments_win_and_the_last_one_counts),
+      T(a_build_argument_nobody_declares_is_refused_with_the_list),
   };
   return cmocka_run_group_tests_name("graph", tests, NULL, NULL);
 }

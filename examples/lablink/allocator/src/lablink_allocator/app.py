@@ -5,14 +5,25 @@ import signal
 import sys
 
 from flask import Flask, jsonify, request
+from werkzeug.routing import BaseConverter
 
 from . import __version__
 
+
+class VMNameConverter(BaseConverter):
+    """A VM name in a URL: any segment but "request", which /vms/request owns."""
+
+    regex = r"(?!request$)[^/]+"
+
+
 app = Flask(__name__)
+app.url_map.converters["vm"] = VMNameConverter
 
 # VM name -> the student using it (None when free). A real deployment keeps
 # this in PostgreSQL (see generate-init-sql); memory is enough for one process.
 VMS = {f"vm-{i}": None for i in range(1, 4)}
+# VM name -> whether its client reports it in use (see update_inuse_status).
+IN_USE = {name: False for name in VMS}
 
 
 @app.get("/health")
@@ -35,6 +46,25 @@ def request_vm():
             VMS[name] = user
             return jsonify(vm=name, user=user)
     return jsonify(error="no VM is free"), 503
+
+
+@app.get("/vms/<vm:name>")
+def get_vm(name):
+    if name not in VMS:
+        return jsonify(error=f"unknown VM: {name}"), 404
+    return jsonify(vm=name, user=VMS[name], in_use=IN_USE.get(name, False))
+
+
+@app.post("/vms/<name>/in-use")
+def set_in_use(name):
+    if name not in VMS:
+        return jsonify(error=f"unknown VM: {name}"), 404
+    body = request.get_json(silent=True)
+    in_use = body.get("in_use") if isinstance(body, dict) else None
+    if not isinstance(in_use, bool):
+        return jsonify(error="in_use (true or false) is required"), 400
+    IN_USE[name] = in_use
+    return jsonify(vm=name, in_use=in_use)
 
 
 def main() -> None:

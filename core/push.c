@@ -1,0 +1,219 @@
+#include "push.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+#include <uv.h>
+
+#include "engine.h"
+#include "image.h"
+#include "term.h"
+#include "util.h"
+
+const char *push_check_registry(const char *r) {
+  if (!r || !*r) return "--to needs a registry: HOST[:PORT][/PATH], such as 127.0.0.1:5000";
+  if (strstr(r, "://")) return "--to takes HOST[:PORT][/PATH] without a scheme (the engine picks https, or http for a loopback registry)";
+  for (const char *p = r; *p; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '.' ||
+          *p == '-' || *p == '_' || *p == ':' || *p == '/'))
+      return "--to: a registry address holds only letters, digits and . - _ : /";
+  if (r[strlen(r) - 1] == '/' || r[0] == '/' || strstr(r, "//")) return "--to: HOST[:PORT][/PATH] without an empty part";
+  return NULL;
+}
+
+/* The repository and tag t's first recipe tag names ("client:release" ->
+ * "client", "release"), without a registry host of its own; the target's
+ * name as the repository and no tag when it has none. */
+static void names_of(const target *t, char **repo, char **tag) {
+  *tag = NULL;
+  if (!t->tags.n) {
+    *repo = image_repo_part(t->name);
+    return;
+  }
+  const char *ref = t->tags.v[0], *slash = strrchr(ref, '/'), *colon = strrchr(ref, ':');
+  if (colon && (!slash || colon > slash)) *tag = xstrdup(colon + 1);
+  char *r = xstrndup(ref, colon && (!slash || colon > slash) ? (size_t)(colon - ref) : strlen(ref));
+  const char *first_slash = strchr(r, '/');
+  const char *path = r;
+  if (first_slash) { /* "ghcr.io/org/app": the first part is a registry when it looks like a host */
+    size_t n = (size_t)(first_slash - r);
+    if (memchr(r, '.', n) || memchr(r, ':', n) || (n == 9 && strncmp(r, "localhost", 9) == 0)) path = first_slash + 1;
+  }
+  *repo = image_repo_part(path);
+  free(r);
+}
+
+struct stream {
+  strbuf line;
+  char *error, *digest;
+};
+
+static void on_message(struct stream *st, const char *text) {
+  cJSON *m = cJSON_Parse(text);
+  if (!m) return;
+  const cJSON *err = cJSON_GetObjectItemCaseSensitive(m, "error");
+  const cJSON *aux = cJSON_GetObjectItemCaseSensitive(m, "aux");
+  if (cJSON_IsString(err) && !st->error) st->error = xstrdup(err->valuestring);
+  if (cJSON_IsObject(aux)) {
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(aux, "Digest");
+    if (cJSON_IsString(d)) {
+      free(st->digest);
+      st->digest = xstrdup(d->valuestring);
+    }
+  }
+  cJSON_Delete(m);
+}
+
+static void on_chunk(void *ud, const char *data, size_t len) {
+  struct stream *st = ud;
+  for (size_t i = 0; i < len; i++) {
+    if (data[i] != '\n') {
+      if (st->line.len < (1u << 20)) sb_addc(&st->line, data[i]);
+      continue;
+    }
+    if (st->line.len) on_message(st, st->line.buf);
+    st->line.len = 0;
+  }
+}
+
+/* Push name:tag; 0, or -1 with *err set (caller frees). *digest receives the
+ * digest the registry gave (caller frees). */
+static int push_one(engine *e, const char *name, const char *tag, char **digest, char **err) {
+  char *esc = image_url_escape(name), *etag = image_url_escape(tag);
+  char *path = xasprintf("/images/%s/push?tag=%s", esc, etag);
+  free(esc);
+  free(etag);
+  struct stream st = {0};
+  /* X-Registry-Auth: base64 of "{}": no credentials (the engine's own are used) */
+  engine_req q = {.method = "POST", .path = path, .on_chunk = on_chunk, .chunk_ud = &st, .header = "X-Registry-Auth: e30="};
+  char *body = NULL;
+  long status = engine_send_wait(e, &q, &body, NULL);
+  free(path);
+  if (st.line.len) on_message(&st, st.line.buf);
+  sb_free(&st.line);
+  int rc = 0;
+  if (status < 0) {
+    *err = engine_unreachable_msg(e, body ? body : "no answer");
+    rc = -2;
+  } else if (status < 200 || status >= 300) {
+    cJSON *j = cJSON_Parse(body ? body : "");
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "message");
+    *err = xasprintf("the engine refused to push %s:%s (HTTP %ld): %s", name, tag, status,
+                     cJSON_IsString(m) ? m->valuestring : (body ? body : ""));
+    cJSON_Delete(j);
+    rc = -1;
+  } else if (st.error) {
+    int unreachable = strstr(st.error, "dial tcp") || strstr(st.error, "no such host") ||
+                      strstr(st.error, "connection refused") || strstr(st.error, "i/o timeout");
+    *err = xasprintf("pushing %s:%s failed: %s%s", name, tag, st.error,
+                     unreachable ? " (no registry answers there: is it running, and is the address right?)" : "");
+    rc = -1;
+  } else if (!st.digest) {
+    *err = xasprintf("pushing %s:%s: the engine's answer ended without the registry's digest", name, tag);
+    rc = -1;
+  }
+  free(body);
+  free(st.error);
+  if (rc == 0) *digest = st.digest;
+  else free(st.digest);
+  return rc;
+}
+
+/* POST /images/SRC/tag?repo=REPO&tag=TAG; 0, or -1 with *err set. */
+static int tag_image(engine *e, const char *src, const char *repo, const char *tag, char **err) {
+  char *esrc = image_url_escape(src), *erepo = image_url_escape(repo), *etag = image_url_escape(tag);
+  char *path = xasprintf("/images/%s/tag?repo=%s&tag=%s", esrc, erepo, etag), *body = NULL;
+  free(esrc);
+  free(erepo);
+  free(etag);
+  long status = engine_call(e, "POST", path, NULL, &body);
+  free(path);
+  int rc = 0;
+  if (status < 0) {
+    *err = engine_unreachable_msg(e, body ? body : "no answer");
+    rc = -2;
+  } else if (status == 404) {
+    *err = xasprintf("the engine has no image %s: build it again (dbx build)", src);
+    rc = -1;
+  } else if (status < 200 || status >= 300) {
+    *err = xasprintf("the engine refused to tag %s as %s:%s (HTTP %ld): %s", src, repo, tag, status, body ? body : "");
+    rc = -1;
+  }
+  free(body);
+  return rc;
+}
+
+static void untag(engine *e, const char *ref) {
+  char *esc = image_url_escape(ref), *path = xasprintf("/images/%s?noprune=1", esc), *body = NULL;
+  engine_call(e, "DELETE", path, NULL, &body);
+  free(body);
+  free(path);
+  free(esc);
+}
+
+static void event(const char *target, const char *ref, const char *digest) {
+  if (term_mode() == PROGRESS_JSON) {
+    strbuf sb = {0};
+    sb_adds(&sb, "{\"event\":\"push\",\"target\":");
+    sb_add_json_str(&sb, target);
+    sb_adds(&sb, ",\"ref\":");
+    sb_add_json_str(&sb, ref);
+    sb_adds(&sb, ",\"digest\":");
+    sb_add_json_str(&sb, digest);
+    sb_adds(&sb, "}\n");
+    fputs(sb.buf, stdout);
+    fflush(stdout);
+    sb_free(&sb);
+  } else {
+    printf("pushed %s as %s (%s)\n", target, ref, digest);
+    fflush(stdout);
+  }
+}
+
+int push_image(const target *t, const char *key, const char *project, const char *registry) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  engine *e = NULL;
+  char *err = NULL;
+  int code = 0;
+  if (engine_open(&loop, NULL, &e, &err) < 0) {
+    term_msg("dbx: error: %s", err);
+    free(err);
+    uv_loop_close(&loop);
+    return 2;
+  }
+  char *local = image_tag(project, t->name, key), *repo = NULL, *tag = NULL;
+  names_of(t, &repo, &tag);
+  char *remote = xasprintf("%s/%s", registry, repo), *keytag = xasprintf("%.16s", key);
+  const char *tags[2] = {keytag, tag};
+  size_t ntags = tag && strcmp(tag, keytag) ? 2 : 1;
+  for (size_t i = 0; i < ntags && code == 0; i++) {
+    char *digest = NULL, *ref = xasprintf("%s:%s", remote, tags[i]);
+    int rc = tag_image(e, local, remote, tags[i], &err);
+    if (rc == 0) {
+      rc = push_one(e, remote, tags[i], &digest, &err);
+      untag(e, ref); /* the engine keeps dbx's own names; the registry's are only for the push */
+    }
+    if (rc < 0) {
+      term_msg("dbx: error: %s", err);
+      free(err);
+      err = NULL;
+      code = rc == -2 ? 2 : 1;
+    } else {
+      event(t->name, ref, digest);
+    }
+    free(digest);
+    free(ref);
+  }
+  free(local);
+  free(repo);
+  free(tag);
+  free(remote);
+  free(keytag);
+  engine_close(e);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_loop_close(&loop);
+  return code;
+}

@@ -1,0 +1,3 @@
+"""LabLink client."""
+
+__version__ = "0.3.0"

@@ -1,0 +1,8 @@
+"""The one kind of error the service reports as a single line and exit code 2."""
+
+
+class TradesError(Exception):
+    """A problem with the settings, the state directory, the source or the broker.
+
+    ``main`` prints ``trades: <message>`` on stderr and exits with code 2.
+    """

@@ -1,0 +1,136 @@
+"""Servers the end-to-end tests start for themselves, each on 127.0.0.1 with a
+port of its own, and stop by their own process id: a Redis server (the trades
+example's broker), a registry (Debian's docker-registry), and a second, empty
+private dockerd with its own data root and socket."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+from engine import free_port
+
+
+def wait_port(port, proc, timeout=30.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise AssertionError(f"{proc.args[0]} exited ({proc.returncode}) before listening on {port}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"{proc.args[0]} did not listen on 127.0.0.1:{port} within {timeout} s")
+
+
+def stop(proc, timeout=20):
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class Redis:
+    def __init__(self):
+        exe = shutil.which("redis-server")
+        assert exe, "redis-server is missing: run scripts/setup.sh (Debian's redis-server)"
+        self.port = free_port()
+        self.proc = subprocess.Popen([exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(self.port, self.proc)
+        self.address = f"127.0.0.1:{self.port}"
+
+    def cmd(self, *args):
+        """One command in the Redis protocol; the reply, decoded simply."""
+        parts = [f"*{len(args)}\r\n".encode()]
+        for a in args:
+            b = str(a).encode()
+            parts.append(b"$%d\r\n%s\r\n" % (len(b), b))
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            s.sendall(b"".join(parts))
+            reply = s.recv(65536)
+        return reply.decode(errors="replace")
+
+    def xlen(self, stream):
+        reply = self.cmd("XLEN", stream)
+        assert reply.startswith(":"), reply
+        return int(reply[1:].strip())
+
+    def close(self):
+        stop(self.proc)
+
+
+class Registry:
+    """docker-registry serving from a temporary folder on 127.0.0.1:PORT."""
+
+    def __init__(self):
+        exe = shutil.which("docker-registry")
+        assert exe, "docker-registry is missing: run scripts/setup.sh (Debian's docker-registry)"
+        self.dir = tempfile.mkdtemp(prefix="dbx-registry-")
+        self.port = free_port()
+        cfg = os.path.join(self.dir, "config.yml")
+        with open(cfg, "w") as f:
+            f.write(f"version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
+                    f"    rootdirectory: {self.dir}/data\nhttp:\n  addr: 127.0.0.1:{self.port}\n")
+        self.log = open(os.path.join(self.dir, "log"), "w")
+        self.proc = subprocess.Popen([exe, "serve", cfg], stdout=self.log, stderr=subprocess.STDOUT)
+        wait_port(self.port, self.proc)
+        self.address = f"127.0.0.1:{self.port}"
+
+    def tags(self, repo):
+        import json
+        with urllib.request.urlopen(f"http://{self.address}/v2/{repo}/tags/list", timeout=5) as r:
+            return sorted(json.loads(r.read().decode())["tags"] or [])
+
+    def close(self):
+        stop(self.proc)
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class SecondEngine:
+    """A private dockerd of its own: empty data root, own socket, no bridge."""
+
+    def __init__(self, root="/var/cache/dbx-engine2"):
+        os.makedirs(root, exist_ok=True)
+        self.dir = tempfile.mkdtemp(prefix="e", dir=root)  # short: a socket path has a length limit
+        self.sock = os.path.join(self.dir, "docker.sock")
+        self.log = open(os.path.join(self.dir, "dockerd.log"), "w")
+        self.proc = subprocess.Popen(
+            ["/usr/sbin/dockerd", "--data-root", os.path.join(self.dir, "data"),
+             "--exec-root", os.path.join(self.dir, "x"), "-H", f"unix://{self.sock}",
+             "--pidfile", os.path.join(self.dir, "pid"), "--bridge=none", "--iptables=false",
+             "--ip6tables=false"],
+            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.env = dict(os.environ, DOCKER_HOST=f"unix://{self.sock}")
+        end = time.monotonic() + 60
+        while time.monotonic() < end:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"the second dockerd exited: {open(self.log.name).read()[-2000:]}")
+            if os.path.exists(self.sock) and self.docker("version", check=False).returncode == 0:
+                return
+            time.sleep(0.25)
+        self.close()
+        raise AssertionError("the second dockerd did not answer within 60 s")
+
+    def docker(self, *args, check=True, timeout=300):
+        r = subprocess.run(["/usr/bin/docker", *args], env=self.env, capture_output=True, text=True,
+                           timeout=timeout)
+        if check and r.returncode != 0:
+            raise AssertionError(f"docker {' '.join(args)} (second engine) failed:\n{r.stdout}{r.stderr}")
+        return r
+
+    def close(self):
+        for cid in self.docker("ps", "-aq", check=False).stdout.split():
+            self.docker("rm", "-f", cid, check=False)
+        stop(self.proc, timeout=30)
+        self.log.close()
+        subprocess.run(["umount", "-R", os.path.join(self.dir, "data")], capture_output=True)
+        shutil.rmtree(self.dir, ignore_errors=True)

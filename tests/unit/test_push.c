@@ -1,0 +1,34 @@
+/* push: which registry addresses `dbx push --to` takes. The pushes
+ * themselves go through the engine: tests/e2e/test_trades.py. */
+#include "unit.h"
+
+#include "push.h"
+
+static void plain_addresses_are_taken(void **state) {
+  (void)state;
+  assert_null(push_check_registry("127.0.0.1:5000"));
+  assert_null(push_check_registry("127.0.0.1:5000/team/sub"));
+  assert_null(push_check_registry("registry.example.org"));
+  assert_null(push_check_registry("localhost:5000"));
+}
+
+static void bad_addresses_say_why(void **state) {
+  (void)state;
+  assert_non_null(strstr(push_check_registry(NULL), "--to needs a registry"));
+  assert_non_null(strstr(push_check_registry(""), "--to needs a registry"));
+  assert_non_null(strstr(push_check_registry("https://127.0.0.1:5000"), "without a scheme"));
+  assert_non_null(strstr(push_check_registry("127.0.0.1:5000/"), "empty part"));
+  assert_non_null(strstr(push_check_registry("/x"), "empty part"));
+  assert_non_null(strstr(push_check_registry("a//b"), "empty part"));
+  assert_non_null(strstr(push_check_registry("reg;rm -rf /"), "only letters"));
+  assert_non_null(strstr(push_check_registry("reg istry"), "only letters"));
+  assert_non_null(strstr(push_check_registry("reg$(x)"), "only letters"));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(plain_addresses_are_taken),
+      cmocka_unit_test(bad_addresses_say_why),
+  };
+  return cmocka_run_group_tests_name("push", tests, NULL, NULL);
+}
