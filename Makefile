@@ -26,7 +26,7 @@ LUA_SRC := $(wildcard lua/dbx/*.lua) $(wildcard recipes/*.lua)
 OBJS    := $(MODULES:%=$(BUILD)/%.o) $(BUILD)/embedded.o
 UNIT    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all setup test test-unit test-e2e demo install clean bench fuzz fuzz-setup
+.PHONY: all setup test test-unit test-e2e test-valgrind test-san demo install clean bench fuzz fuzz-setup
 all: dbx dbx-init
 
 # Installs missing Debian packages and Python test tools; quiet when all is there.
@@ -80,13 +80,32 @@ test-unit: setup $(UNIT) $(BUILD)/dbx-init
 	  ( cd $(BUILD)/tests && ./$$(basename $$t) ) || fail=1; \
 	done; exit $$fail
 
+# The unit tests under valgrind's memcheck: any error or leak fails.
+VALGRIND = valgrind -q --leak-check=full --show-leak-kinds=definite,indirect,possible \
+           --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99
+test-valgrind: setup $(UNIT) $(BUILD)/dbx-init
+	@command -v valgrind >/dev/null || { echo "valgrind is missing (apt-get install valgrind)"; exit 1; }
+	@fail=0; for t in $(UNIT); do \
+	  echo "valgrind $$(basename $$t)"; \
+	  ( cd $(BUILD)/tests && $(VALGRIND) ./$$(basename $$t) >/dev/null ) || { echo "  FAILED: $$t"; fail=1; }; \
+	done; exit $$fail
+
 # The end-to-end tests need the container engine: scripts/with-engine.sh starts
 # the private one when none answers (and stops it after), and builds the
 # stand-in base images. Nothing is pulled (DBX_PULL=never).
 test-e2e: setup $(BUILD)/dbx
 	DBX=$(CURDIR)/$(BUILD)/dbx DBX_PULL=never scripts/with-engine.sh python3 -m pytest -q -p no:cacheprovider tests/e2e
 
-test: test-unit test-e2e
+# The unit tests and the end-to-end tests that need no image build, with dbx
+# built with AddressSanitizer and UndefinedBehaviorSanitizer (build-san/).
+SAN_E2E := test_cli.py test_bad_input.py test_quoting.py test_schedule.py test_incremental.py test_init.py \
+           test_security.py
+test-san: setup
+	$(MAKE) SAN=1 test-unit build-san/dbx
+	DBX=$(CURDIR)/build-san/dbx DBX_PULL=never scripts/with-engine.sh python3 -m pytest -q -p no:cacheprovider \
+	  $(SAN_E2E:%=tests/e2e/%)
+
+test: test-unit test-valgrind test-san test-e2e
 
 # Builds the LabLink example's prod image, starts it, asks it for /health and
 # removes it; the engine is left running for more (scripts/engine.sh stop).

@@ -24,6 +24,7 @@ static void target_free(target *t) {
   sv_free(&t->gen_texts);
   sv_free(&t->meta);
   sv_free(&t->args);
+  sv_free(&t->secrets);
   free(t->dep_idx);
   sv_free(&t->deps);
   sv_free(&t->patterns);

@@ -37,6 +37,8 @@ typedef struct target {
   strvec gen_names;  /* files `dbx gen` writes (names relative to context) ... */
   strvec gen_texts;  /* ... and their contents, parallel */
   strvec meta;       /* "name=value" facts for other commands (dbx dev), sorted, not keyed */
+  strvec secrets;    /* image: "ID=path" BuildKit secrets, the path relative to dir, absolute
+                      * or "~/..."; not keyed (the content must never reach a key or a layer) */
   strvec args;       /* image: build arguments given on the command line, "NAME" (required)
                       * or "NAME=default"; graph_apply_args turns them into keyed params */
 } target;

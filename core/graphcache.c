@@ -1,14 +1,14 @@
 /* File format: a sequence of tokens "LEN:BYTES" (LEN in decimal), so any byte
  * may appear in a string:
  *
- *   "dbx-graph-3" FINGERPRINT ROOT
+ *   "dbx-graph-4" FINGERPRINT ROOT
  *   then sections, each a tag token and its fields:
  *   "F" path size mtime_ns ctime_ns ino     a file the recipes read
  *   "D" path mtime_ns ino | "D" path "-" "-" a folder globs listed (or its absence)
  *   "A" path                                a file looked for and not found
  *   "E" name "1" value | "E" name "0" ""    an environment variable read (or unset)
  *   "T" name kind where dir desc pool network context
- *       then the lists deps inputs argv env outputs tags gen_names gen_texts meta args,
+ *       then the lists deps inputs argv env outputs tags gen_names gen_texts meta args secrets,
  *       each a count and its items, and params as a count and name/value pairs
  *   "."                                     the end
  *
@@ -132,6 +132,7 @@ int graphcache_save(const graph *g, const char *path, const char *root) {
     tok_list(&sb, &t->gen_texts);
     tok_list(&sb, &t->meta);
     tok_list(&sb, &t->args);
+    tok_list(&sb, &t->secrets);
     tok_num(&sb, (int64_t)t->nparams);
     for (size_t k = 0; k < t->nparams; k++) {
       tok(&sb, t->params[k].name);
@@ -305,6 +306,7 @@ graph *graphcache_load(const char *path, const char *root) {
       next_list(&r, &t->gen_texts);
       next_list(&r, &t->meta);
       next_list(&r, &t->args);
+      next_list(&r, &t->secrets);
       int64_t np = next_num(&r);
       if (np < 0 || np > r.end - r.p) goto stale; /* each param takes bytes: a bigger count is damage */
       t->params = xcalloc((size_t)(np > 0 ? np : 1), sizeof *t->params);

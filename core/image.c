@@ -384,7 +384,24 @@ void image_build_argv(const image_cli *cli, const target *t, const char *dir, co
       sv_push(argv, t->params[i].value);
     }
   }
+  for (size_t i = 0; i < t->secrets.n; i++) {
+    const char *eq = strchr(t->secrets.v[i], '=');
+    char *src = image_secret_path(t, i);
+    sv_push(argv, "--secret");
+    sv_push_own(argv, xasprintf("id=%.*s,src=%s", (int)(eq - t->secrets.v[i]), t->secrets.v[i], src));
+    free(src);
+  }
   sv_push(argv, dir);
+}
+
+char *image_secret_path(const target *t, size_t i) {
+  const char *p = strchr(t->secrets.v[i], '=') + 1, *home = getenv("HOME");
+  if (p[0] == '/') return xstrdup(p);
+  if (p[0] == '~' && p[1] == '/' && home) return xasprintf("%s/%s", home, p + 2);
+  char cwd[4096], *rel = path_join(t->dir, p);
+  char *out = getcwd(cwd, sizeof cwd) ? xasprintf("%s/%s", cwd, rel) : xstrdup(rel);
+  free(rel);
+  return out;
 }
 
 /* ---- the engine's images ---- */

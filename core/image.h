@@ -50,6 +50,10 @@ void image_build_argv(const image_cli *cli, const target *t, const char *dir, co
                       const char *tag, const char *iidfile, const char *project, const char *key,
                       strvec *argv, strvec *env);
 
+/* Where t's secret number i (an "ID=path" of t->secrets) is read from: an
+ * absolute path (caller frees). */
+char *image_secret_path(const target *t, size_t i);
+
 /* The engine's images, from one GET /images/json. */
 typedef struct {
   map *by_key;  /* dbx.key label -> image id */

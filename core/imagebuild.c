@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "proc.h"
 #include "util.h"
@@ -100,6 +101,19 @@ static void on_build_output(void *ud, const char *buf, size_t n) {
 
 static void start_docker(imagebuild *ib) {
   char *err = NULL;
+  for (size_t i = 0; i < ib->t->secrets.n; i++) { /* a missing secret: say which, before docker does */
+    char *src = image_secret_path(ib->t, i);
+    if (access(src, R_OK) < 0) {
+      const char *s = ib->t->secrets.v[i];
+      err = xasprintf("secret %.*s: cannot read %s: %s", (int)(strchr(s, '=') - s), s, src, strerror(errno));
+    }
+    free(src);
+    if (err) {
+      finish(ib, NULL, err);
+      free(err);
+      return;
+    }
+  }
   rm_rf(ib->dir);
   mkdir_p(ib->dir);
   if (image_write_context(ib->t, ib->dir, &err) < 0 ||

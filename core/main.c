@@ -287,12 +287,15 @@ static int parse_args(int argc, char **argv, struct opts *o) {
 }
 
 /* 0 when every target the roots need has its required build arguments, else
- * a message naming the first that lacks one and exit code 2. */
+ * a message naming the first that lacks one and exit code 2. Says the
+ * warnings the recipe attached to those targets (meta "warning"). */
 static int check_args(graph *g, const size_t *roots, size_t nroots) {
   size_t n = 0, *order = graph_closure(g, roots, nroots, &n);
   int code = 0;
   for (size_t i = 0; i < n && !code; i++) {
     const target *t = g->t[order[i]];
+    const char *warn = target_get_meta(t, "warning");
+    if (warn) term_msg("dbx: warning: %s %s", t->name, warn);
     const char *miss = target_missing_arg(t);
     if (!miss) continue;
     fprintf(stderr, "dbx: error: %s needs the build argument %s, and it has no value: add --build-arg %s=VALUE\n",

@@ -480,6 +480,7 @@ static int to_graph(lua_State *L, graph *g, char **err) {
       get_map(L, "build_args", NULL, "build-arg.", t);
       get_list(L, "tags", &t->tags);
       get_list(L, "args", &t->args);
+      get_map(L, "secrets", &t->secrets, NULL, t);
       lua_getfield(L, -1, "gen");
       if (lua_istable(L, -1)) {
         lua_pushnil(L);

@@ -30,7 +30,7 @@ local FIELDS = {
   entrypoint = "list", keep = "list", health_interval = "string", health_when = "map",
   in_groups = "boolean", project = "string", expose = "list",
   release = "table", gpus = "string", builder = "string", package = "string", prune = "list",
-  build_args = "map",
+  build_args = "map", secrets = "table",
 }
 
 local RELEASE_FIELDS = { package = true, index = true, version_arg = true, index_arg = true }
@@ -202,8 +202,12 @@ local function normalise(name, spec, level)
   if not svc.cmd or (#svc.cmd == 0 and #svc.entrypoint == 0) then
     fail(("python.service '%s': needs cmd = { ... }, the command that runs it"):format(name), level)
   end
-  if not svc.user:match("^[a-z_][a-z0-9_-]*$") or svc.user == "root" then
-    fail(("python.service '%s': user must be a non-root user name, got '%s'"):format(name, svc.user), level)
+  if not svc.user:match("^[a-z_][a-z0-9_-]*$") then
+    fail(("python.service '%s': user must be a user name, got '%s'"):format(name, svc.user), level)
+  end
+  if svc.user == "root" then -- allowed when asked for by name, and said at every build
+    svc.uid = 0
+    svc.warning = ("runs as root (user = \"root\" in the recipe); a non-root user is safer"):format()
   end
   for _, p in ipairs(svc.apt) do
     if not apt.valid_name(p) then
@@ -274,6 +278,21 @@ local function normalise(name, spec, level)
       end
     end
   end
+  -- secrets = { netrc = { src = "~/.netrc", target = "/root/.netrc" }, token = "secrets/token" }:
+  -- mounted (never copied) into each install step; the file at /run/secrets/ID by default
+  svc.secrets, svc.secret_mounts = {}, ""
+  for _, id in ipairs(keys_of(spec.secrets or {})) do
+    local v = spec.secrets[id]
+    local src, target = v, "/run/secrets/" .. tostring(id)
+    if type(v) == "table" then src, target = v.src, v.target or target end
+    if type(id) ~= "string" or not id:match("^[%w_.%-]+$") or type(src) ~= "string" or src == ""
+      or type(target) ~= "string" or not target:match("^/[%w%._/%-]*$") then
+      fail(("python.service '%s': secrets: '%s' must be ID = \"file\" or ID = { src = \"file\", target = \"/path\" }")
+        :format(name, tostring(id)), level)
+    end
+    svc.secrets[id] = src
+    svc.secret_mounts = svc.secret_mounts .. (" --mount=type=secret,id=%s,target=%s"):format(id, target)
+  end
   if svc.health and not svc.port then
     fail(("python.service '%s': health needs port"):format(name), level)
   end
@@ -322,8 +341,10 @@ local function base_lines(svc)
   local l = { "FROM " .. svc.base }
   l[#l + 1] = apt.install(svc.apt)
   env_lines(svc, l)
-  l[#l + 1] = ("RUN groupadd --gid %d %s && useradd --uid %d --gid %d --create-home --shell /usr/sbin/nologin %s")
-    :format(svc.uid, svc.user, svc.uid, svc.uid, svc.user)
+  if svc.user ~= "root" then
+    l[#l + 1] = ("RUN groupadd --gid %d %s && useradd --uid %d --gid %d --create-home --shell /usr/sbin/nologin %s")
+      :format(svc.uid, svc.user, svc.uid, svc.uid, svc.user)
+  end
   if #svc.dirs > 0 then
     l[#l + 1] = ("RUN mkdir -p %s && chown %s:%s %s"):format(table.concat(svc.dirs, " "), svc.user, svc.user,
       table.concat(svc.dirs, " "))
@@ -342,7 +363,7 @@ local function deps_lines(svc, variant)
     l[#l + 1] = ("COPY %s %s/%s"):format(f, svc.workdir, destdir and (destdir .. "/") or "")
   end
   if svc.project ~= "." then l[#l + 1] = ("WORKDIR %s/%s"):format(svc.workdir, svc.project) end
-  l[#l + 1] = ("RUN --mount=type=cache,target=%s \\\n    %s"):format(m.cache, m.install_deps(svc, variant))
+  l[#l + 1] = ("RUN --mount=type=cache,target=%s%s \\\n    %s"):format(m.cache, svc.secret_mounts, m.install_deps(svc, variant))
   return l
 end
 
@@ -357,7 +378,7 @@ local function source_lines(svc, variant)
   end
   local install = svc.manager.install_project(svc, variant)
   if install then
-    l[#l + 1] = ("RUN --mount=type=cache,target=%s \\\n    %s"):format(svc.manager.cache, install)
+    l[#l + 1] = ("RUN --mount=type=cache,target=%s%s \\\n    %s"):format(svc.manager.cache, svc.secret_mounts, install)
   end
   if variant == "prod" and #svc.prune > 0 then
     -- what prod does not run: tests, caches; the venv (and its compiled bytecode) is left alone
@@ -382,8 +403,8 @@ local function release_lines(svc)
       :format(r.version_arg, r.version_arg, r.version_arg),
     -- --index comes before the default index (PyPI), so the package is taken
     -- from it alone, and its dependencies from PyPI when the index lacks them
-    ('RUN --mount=type=cache,target=/root/.cache/uv \\\n    uv venv %s && uv pip install --python %s/bin/python --index "$%s" "%s==$%s"')
-      :format(svc.venv, svc.venv, r.index_arg, r.package, r.version_arg),
+    ('RUN --mount=type=cache,target=/root/.cache/uv%s \\\n    uv venv %s && uv pip install --python %s/bin/python --index "$%s" "%s==$%s"')
+      :format(svc.secret_mounts, svc.venv, svc.venv, r.index_arg, r.package, r.version_arg),
   }
 end
 
@@ -461,6 +482,9 @@ local function standalone(svc, variant)
   local head = { "# Generated by dbx gen from build.lua: the same steps dbx builds as layers.",
                  "# Build from this folder: docker build -f " .. gen_name(svc, variant)
                  .. (variant == "release" and (" --build-arg " .. svc.release.version_arg .. "=X.Y.Z") or "") .. " ." }
+  for _, id in ipairs(keys_of(svc.secrets)) do
+    head[#head + 1] = ("#   with the secret: --secret id=%s,src=%s"):format(id, svc.secrets[id])
+  end
   if svc.gpus then
     head[#head + 1] = ("# Run with its GPUs: docker run --gpus %s IMAGE"):format(svc.gpus)
   end
@@ -504,7 +528,7 @@ local function run_facts(svc, variant)
     stop_signal = svc.stop_signal,
     context = svc.dir, sources = table.concat(svc.sources, "\n"),
     source = v .. "/source", deps = v .. "/deps", base = svc.name .. "/base", lock = svc.name .. "/lock",
-    restart = svc.dev.restart, mode = svc.dev.mode, gpus = svc.gpus,
+    restart = svc.dev.restart, mode = svc.dev.mode, gpus = svc.gpus, warning = svc.warning,
   }
 end
 
@@ -567,12 +591,14 @@ function M.service(name)
         deps = { under, check },
         inputs = svc.manager.manifests(svc),
         dockerfile = text({ "FROM {{dep:" .. under .. "}}" }, deps_lines(svc, variant)),
+        secrets = svc.secrets,
       }, svc, where)
       declare("image", v .. "/source", {
         desc = "the application installed" .. (variant == "dev" and " (editable)" or ""),
         deps = { v .. "/deps" },
         inputs = svc.sources,
         dockerfile = text({ "FROM {{dep:" .. v .. "/deps}}" }, source_lines(svc, variant)),
+        secrets = svc.secrets,
       }, svc, where)
       local first
       if variant == "prod" then
@@ -594,6 +620,7 @@ function M.service(name)
         desc = ("%s==$%s from %s (or $%s)"):format(r.package, r.version_arg, r.index, r.index_arg),
         deps = { under },
         args = { r.version_arg, r.index_arg .. "=" .. r.index },
+        secrets = svc.secrets,
         dockerfile = text({ "FROM {{dep:" .. under .. "}}" }, release_lines(svc)),
       }, svc, where)
       final("release", { "FROM {{dep:" .. v .. "/install}} AS build", "FROM {{dep:" .. base .. "}}",

@@ -16,7 +16,7 @@ local FIELDS = {
   group = { deps = "list", desc = "string" },
   image = { deps = "list", inputs = "list", desc = "string", pool = "string",
             dockerfile = "string", context = "string", files = "files", build_args = "map",
-            stage = "string", tags = "list", network = "string", args = "list" },
+            stage = "string", tags = "list", network = "string", args = "list", secrets = "map" },
 }
 
 local function where(level)
@@ -155,6 +155,11 @@ function M.declare(kind, name, spec, dir, level, extra)
     error(("%s: has outputs but no 'run' command to make them"):format(what), level)
   elseif kind == "image" and type(t.dockerfile) ~= "string" then
     error(("%s: needs a 'dockerfile'"):format(what), level)
+  end
+  for id, src in pairs(t.secrets or {}) do -- RUN --mount=type=secret,id=ID
+    if type(id) ~= "string" or not id:match("^[%w_.%-]+$") or type(src) ~= "string" or src == "" then
+      error(("%s: secrets: '%s' must be ID = \"path of the file\""):format(what, tostring(id)), level)
+    end
   end
   for _, a in ipairs(t.args or {}) do -- build arguments given with --build-arg
     local n = a:match("^([%a_][%w_]*)=") or a:match("^([%a_][%w_]*)$")

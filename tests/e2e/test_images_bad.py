@@ -141,6 +141,14 @@ def test_context_leaves_out_secrets_and_dockerignored_files(proj, engine):  # no
     proj.write("app/.env", "TOKEN=secret\n")
     proj.write("app/id_rsa", "-----BEGIN KEY-----\n")
     proj.write("app/notes.tmp", "scratch\n")
+    proj.write("app/.git/config", "[core]\n")
+    proj.write("app/.venv/bin/python", "#!/bin/sh\n")
+    proj.write("app/.dbx/store", "x\n")
+    proj.write("app/__pycache__/main.cpython-311.pyc", "x")
+    proj.write("app/server.pem", "-----BEGIN PRIVATE KEY-----\n")
+    proj.write("app/deploy.key", "k\n")
+    proj.write("app/id_ed25519", "k\n")
+    proj.write("app/.env.production", "TOKEN=secret\n")
     proj.write("app/.dockerignore", "*.tmp\n")
     proj.recipe(f'''\
         image "x" {{ context = "app", inputs = {{ "app/**" }}, tags = {{ "dbx-test/context:latest" }},
@@ -164,7 +172,7 @@ def test_dep_placeholder_must_name_an_image_dependency(proj):
 
 
 @pytest.mark.parametrize("fields, words", [
-    ('user = "root",', "user must be a non-root user name"),
+    ('user = "root x",', "user must be a user name"),
     ('apt = { "curl; rm -rf /" },', "apt package: 'curl; rm -rf /' is not a valid name"),
     ('health = "/health",', None),
     ('helth = "/health",', "unknown field 'helth' — did you mean 'health'?"),

@@ -101,6 +101,7 @@ static void same_target(const target *a, const target *b) {
   same_list(a->name, "gen texts", &a->gen_texts, &b->gen_texts);
   same_list(a->name, "meta", &a->meta, &b->meta);
   same_list(a->name, "args", &a->args, &b->args);
+  same_list(a->name, "secrets", &a->secrets, &b->secrets);
   if (a->nparams != b->nparams)
     fail_msg("%s: %zu params came back as %zu", a->name, a->nparams, b->nparams);
   for (size_t i = 0; i < a->nparams; i++) {
@@ -151,6 +152,7 @@ static void big_project(fixture *f) {
           "  tags = { 'app:latest', 'app:' .. version },\n"
           "  network = 'host',\n"
           "  args = { 'RELEASE', 'MIRROR=https://deb.example' },\n"
+          "  secrets = { token = 'secrets/token' },\n"
           "}\n"
           "group 'everything' { 'compile', 'app' }\n"
           "python.service 'svc' { dir = 'svc', cmd = { 'svc' } }\n");
@@ -455,7 +457,7 @@ static void damaged_cache_is_refused(void **state) {
   size_t len;
   assert_int_equal(read_file(CACHE, &data, &len), 0);
 
-  data[3] = 'X'; /* "11:dbx-graph-3" -> "11:dbX-graph-3" */
+  data[3] = 'X'; /* "11:dbx-graph-4" -> "11:dbX-graph-4" */
   assert_int_equal(write_file_atomic(CACHE, data, len), 0);
   expect_stale("with a damaged header");
   data[3] = 'x';
