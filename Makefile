@@ -26,7 +26,7 @@ LUA_SRC := $(wildcard lua/dbx/*.lua) $(wildcard recipes/*.lua)
 OBJS    := $(MODULES:%=$(BUILD)/%.o) $(BUILD)/embedded.o
 UNIT    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all setup test test-unit test-e2e test-valgrind test-san demo install clean bench fuzz fuzz-setup
+.PHONY: all setup test test-unit test-e2e test-valgrind test-san soak demo install clean bench fuzz fuzz-setup
 all: dbx dbx-init
 
 # Installs missing Debian packages and Python test tools; quiet when all is there.
@@ -107,6 +107,13 @@ test-san: setup
 
 test: test-unit test-valgrind test-san test-e2e
 
+# Long runs, not part of `make test`: SIGINT and SIGKILL at random moments of a
+# two-service build, SOAK_TRIALS times each, with what each trial checks
+# printed and a table at the end (tests/soak/interrupt.py).
+SOAK_TRIALS ?= 20
+soak: setup $(BUILD)/dbx
+	DBX=$(CURDIR)/$(BUILD)/dbx scripts/with-engine.sh python3 tests/soak/interrupt.py --trials $(SOAK_TRIALS)
+
 # Builds the LabLink example's prod image, starts it, asks it for /health and
 # removes it; the engine is left running for more (scripts/engine.sh stop).
 demo: setup dbx
@@ -116,7 +123,7 @@ demo: setup dbx
 # FUZZ_SECONDS from the seeds in tests/fuzz/corpus/NAME, growing a working
 # corpus in build-fuzz/; a crash stops make and is left in build-fuzz/crash-*.
 FUZZ_SECONDS ?= 30
-FUZZERS := ignore store recipe graphcache
+FUZZERS := ignore store recipe graphcache engine
 FUZZ_CFLAGS = -g -O1 -std=c11 -D_GNU_SOURCE -DDBX_FREE_ALL -fsanitize=fuzzer-no-link,address,undefined \
               $(shell pkg-config --cflags $(PKGS))
 build-fuzz/%.o: core/%.c

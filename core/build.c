@@ -74,6 +74,10 @@ static void show_tail(struct build *b, struct job *j) {
   }
   if (j->t->kind == KIND_CMD) term_msg("%s: command: %s", j->t->name, cmd.buf ? cmd.buf : "");
   sb_free(&cmd);
+  if (j->log_errno) { /* the log is short of the output: nothing more to point at */
+    free(p);
+    return;
+  }
   if (term_mode() == PROGRESS_JSON && read_file(p, &data, &len) == 0) {
     size_t lines = 0, start = len;
     while (start > 0 && lines <= TAIL_LINES) {
@@ -119,6 +123,11 @@ static void on_exit_job(void *ud, int64_t status, int sig) {
   else if (status) err = xasprintf("command exited with status %lld", (long long)status);
   else if (!plan_outputs_exist(j->t, &missing))
     err = xasprintf("the command succeeded but did not produce output '%s'", missing);
+  else if (j->log_errno) {
+    char *p = log_path(j->b, j->t->name);
+    err = xasprintf("the command succeeded but its output could not be kept in %s: %s", p, strerror(j->log_errno));
+    free(p);
+  }
   complete_job(j, "-", err);
 }
 
@@ -210,8 +219,9 @@ static int launch(struct job *j) {
   argv[t->argv.n] = NULL;
   char **env = child_env(t);
   char *log = log_path(b, t->name);
+  j->log_errno = 0;
   proc_opts po = {.argv = argv, .env = env, .cwd = *t->dir ? t->dir : NULL, .log_path = log,
-                  .on_output = on_output, .on_exit = on_exit_job, .ud = j};
+                  .log_errno = &j->log_errno, .on_output = on_output, .on_exit = on_exit_job, .ud = j};
   int rc = proc_spawn(b->loop, &po, &j->p);
   free(argv);
   free(env);

@@ -33,6 +33,7 @@ struct job {
   proc *p;
   imagebuild *ib;
   strbuf line;              /* output not yet ending in a newline */
+  int log_errno;            /* its log could not be written (see proc_opts) */
 };
 
 struct build {

@@ -263,8 +263,8 @@ static void emit(container_logs *l, int stream, const char *p, size_t n) {
 
 /* The engine multiplexes a non-tty container's output in frames: one byte
  * for the stream, three zero bytes, a 32-bit big-endian length, the data. */
-static void on_chunk(void *ud, const char *data, size_t len) {
-  container_logs *l = ud;
+void container_logs_feed(container_logs *l, const char *data, size_t len) {
+  if (!len) return;
   sb_addn(&l->frames, data, len);
   size_t off = 0;
   while (l->frames.len - off >= 8) {
@@ -278,10 +278,9 @@ static void on_chunk(void *ud, const char *data, size_t len) {
   l->frames.len -= off;
 }
 
-static void on_end(void *ud, long status, const char *body, size_t len) {
-  (void)status, (void)body, (void)len;
-  container_logs *l = ud;
-  l->req = NULL;
+static void on_chunk(void *ud, const char *data, size_t len) { container_logs_feed(ud, data, len); }
+
+void container_logs_finish(container_logs *l) {
   for (int s = 1; s <= 2; s++)
     if (l->partial[s].len) {
       l->line(l->ud, s, l->partial[s].buf, l->partial[s].len);
@@ -290,13 +289,25 @@ static void on_end(void *ud, long status, const char *body, size_t len) {
   if (l->end) l->end(l->ud);
 }
 
-container_logs *container_logs_follow(engine *e, const char *id, long since, container_line_fn line,
-                                      container_end_fn end, void *ud) {
+static void on_end(void *ud, long status, const char *body, size_t len) {
+  (void)status, (void)body, (void)len;
+  container_logs *l = ud;
+  l->req = NULL;
+  container_logs_finish(l);
+}
+
+container_logs *container_logs_new(container_line_fn line, container_end_fn end, void *ud) {
   container_logs *l = xcalloc(1, sizeof *l);
-  l->e = e;
   l->line = line;
   l->end = end;
   l->ud = ud;
+  return l;
+}
+
+container_logs *container_logs_follow(engine *e, const char *id, long since, container_line_fn line,
+                                      container_end_fn end, void *ud) {
+  container_logs *l = container_logs_new(line, end, ud);
+  l->e = e;
   char *path = since < 0 ? xasprintf("/containers/%s/logs?follow=1&stdout=1&stderr=1", id)
                          : xasprintf("/containers/%s/logs?follow=1&stdout=1&stderr=1&since=%ld", id,
                                      since ? since : (long)time(NULL));

@@ -57,5 +57,11 @@ container_logs *container_logs_follow(engine *e, const char *id, long since, con
 /* Stop following (end is not called) and free it; NULL is fine. Not from
  * inside its own callbacks. */
 void container_logs_close(container_logs *l);
+/* The splitting alone, for bytes that do not come from a request (tests):
+ * a reader with no request, fed the engine's framed stream in pieces of any
+ * size, then finished (the last partial lines and end); close frees it. */
+container_logs *container_logs_new(container_line_fn line, container_end_fn end, void *ud);
+void container_logs_feed(container_logs *l, const char *data, size_t len);
+void container_logs_finish(container_logs *l);
 
 #endif

@@ -455,6 +455,18 @@ static void add_image(image_index *ix, const cJSON *img, const char *asked) {
   }
 }
 
+int image_index_add_json(image_index *ix, const char *body, const char *asked) {
+  if (!ix->by_key) {
+    ix->by_key = map_new();
+    ix->by_tag = map_new();
+  }
+  cJSON *j = cJSON_Parse(body);
+  int ok = cJSON_IsObject(j);
+  if (ok) add_image(ix, j, asked);
+  cJSON_Delete(j);
+  return ok ? 0 : -1;
+}
+
 struct index_req {
   struct index_load *ld;
   char *asked; /* the ref inspected */
@@ -469,14 +481,10 @@ static void on_index(void *ud, long status, const char *body, size_t len) {
     if (!ld->err) ld->err = engine_unreachable_msg(ld->e, body);
     ld->status = status;
   } else if (status == 200) {
-    cJSON *j = cJSON_Parse(body);
-    if (cJSON_IsObject(j)) {
-      add_image(ld->ix, j, rq->asked);
-    } else if (!ld->err) {
+    if (image_index_add_json(ld->ix, body, rq->asked) < 0 && !ld->err) {
       ld->err = xasprintf("the engine at %s answered with JSON dbx cannot read: %.200s", engine_address(ld->e), body);
       ld->status = -1;
     }
-    cJSON_Delete(j);
   } else if (status != 404 && !ld->err) { /* a missing image is no error here */
     ld->err = xasprintf("the engine at %s answered %ld: %.200s", engine_address(ld->e), status, body);
     ld->status = status;

@@ -54,7 +54,7 @@ void image_build_argv(const image_cli *cli, const target *t, const char *dir, co
  * absolute path (caller frees). */
 char *image_secret_path(const target *t, size_t i);
 
-/* The engine's images, from one GET /images/json. */
+/* The engine's images dbx asked about. */
 typedef struct {
   map *by_key;  /* dbx.key label -> image id */
   map *by_tag;  /* "repo:tag" -> image id */
@@ -67,6 +67,10 @@ typedef struct {
  * status or a negative number when the engine did not answer, with *err set
  * (caller frees). */
 long image_index_load(engine *e, const strvec *refs, image_index *ix, char **err);
+/* Add the image an inspection answered (body: GET /images/NAME/json), also
+ * under asked (the name it was inspected by, or NULL). 0, or -1 when body is
+ * not a JSON object. */
+int image_index_add_json(image_index *ix, const char *body, const char *asked);
 /* The id of the image ref names ("name" meaning "name:latest"), or NULL when
  * the engine lacks it. A ref by digest ("name@sha256:...") is taken as it is. */
 const char *image_index_lookup(const image_index *ix, const char *ref);

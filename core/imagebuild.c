@@ -18,6 +18,7 @@ struct imagebuild {
   int killed;
   strbuf line;   /* output not yet ending in a newline */
   char *cause;   /* the last line of the output that says what went wrong */
+  int log_errno; /* the log could not be written */
 };
 
 /* Report (unless both id and err are NULL), clean up and free ib. */
@@ -57,7 +58,14 @@ static void on_build_exit(void *ud, int64_t status, int sig) {
     return;
   }
   id[strcspn(id, "\r\n")] = 0;
-  finish(ib, id, NULL);
+  if (ib->log_errno) {
+    char *err = xasprintf("docker build succeeded but its output could not be kept in %s: %s", ib->log,
+                          strerror(ib->log_errno));
+    finish(ib, NULL, err);
+    free(err);
+  } else {
+    finish(ib, id, NULL);
+  }
   free(id);
 }
 
@@ -134,7 +142,7 @@ static void start_docker(imagebuild *ib) {
   memcpy(env + n, extra.v, extra.n * sizeof *env);
   env[n + extra.n] = NULL;
   sv_push_own(&argv, NULL);
-  proc_opts po = {.argv = argv.v, .env = env, .log_path = ib->o.log_path,
+  proc_opts po = {.argv = argv.v, .env = env, .log_path = ib->o.log_path, .log_errno = &ib->log_errno,
                   .on_output = on_build_output, .on_exit = on_build_exit, .ud = ib};
   int rc = proc_spawn(ib->o.loop, &po, &ib->p);
   free(env);

@@ -1,6 +1,7 @@
 /* dbx: command line. Only this file decides to exit. */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,6 +166,23 @@ struct opts {
 
 /* --build-arg values, "NAME=value"; applied to every graph loaded. */
 static strvec build_args;
+
+/* Ctrl-C or SIGTERM while no loop watches for it (before a build starts, or
+ * after it ended): nothing is running that needs stopping and nothing is
+ * half-written (state files are replaced whole), so leave at once with 130. */
+static void interrupted_now(int sig) {
+  (void)sig;
+  _exit(130);
+}
+
+static void exit_on_interrupt(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = interrupted_now;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+}
 
 static int bad_usage(const char *fmt, const char *arg) {
   fprintf(stderr, "dbx: ");
@@ -331,6 +349,7 @@ static int cmd_push(graph *g, const struct opts *o, const build_opts *bo) {
   build_opts b = *bo;
   b.keys = &keys;
   if (code == 0) code = build_run(g, roots, n, &b);
+  exit_on_interrupt(); /* the build's own handling ended with it */
   if (code == 0 && keys.n == 1) {
     char *project = image_project_name();
     code = push_image(g->t[roots[0]], keys.v[0], project, o->to);
@@ -585,6 +604,7 @@ static const char *enter_project(const struct opts *o) {
 }
 
 int main(int argc, char **argv) {
+  exit_on_interrupt();
   struct opts o = {0};
   int code = parse_args(argc, argv, &o);
   if (code) {

@@ -68,7 +68,12 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
       while (off < n) {
         ssize_t w = write(p->logfd, buf->base + off, (size_t)(n - off));
         if (w < 0 && errno == EINTR) continue;
-        if (w < 0) break;
+        if (w < 0) {
+          if (p->o.log_errno && !*p->o.log_errno) *p->o.log_errno = errno;
+          close(p->logfd); /* no more of it: a log with a hole is worse than a short one */
+          p->logfd = -1;
+          break;
+        }
         off += w;
       }
     }

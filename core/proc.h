@@ -16,6 +16,8 @@ typedef struct {
   char **env;           /* NULL-terminated environment, or NULL to inherit ours */
   const char *cwd;      /* working folder, or NULL for ours */
   const char *log_path; /* file that receives the output (truncated), or NULL */
+  int *log_errno;       /* when set: 0, or the errno of the first write to log_path that failed
+                         * (a full disk); the rest of the output still reaches on_output */
   /* output as it arrives, in order; may be NULL */
   void (*on_output)(void *ud, const char *buf, size_t n);
   /* once, after the child exited and its output ended; the proc is freed after */

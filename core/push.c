@@ -45,36 +45,22 @@ static void names_of(const target *t, char **repo, char **tag) {
   free(r);
 }
 
-struct stream {
-  strbuf line;
-  char *error, *digest;
-};
-
-static void on_message(struct stream *st, const char *text) {
-  cJSON *m = cJSON_Parse(text);
-  if (!m) return;
-  const cJSON *err = cJSON_GetObjectItemCaseSensitive(m, "error");
-  const cJSON *aux = cJSON_GetObjectItemCaseSensitive(m, "aux");
-  if (cJSON_IsString(err) && !st->error) st->error = xstrdup(err->valuestring);
-  if (cJSON_IsObject(aux)) {
+void push_read_progress(const char *text, size_t len, char **error, char **digest) {
+  *error = *digest = NULL;
+  for (size_t i = 0; i < len;) {
+    const char *nl = memchr(text + i, '\n', len - i);
+    size_t n = nl ? (size_t)(nl - (text + i)) : len - i;
+    cJSON *m = cJSON_ParseWithLength(text + i, n);
+    const cJSON *err = cJSON_GetObjectItemCaseSensitive(m, "error");
+    const cJSON *aux = cJSON_GetObjectItemCaseSensitive(m, "aux");
     const cJSON *d = cJSON_GetObjectItemCaseSensitive(aux, "Digest");
+    if (cJSON_IsString(err) && !*error) *error = xstrdup(err->valuestring);
     if (cJSON_IsString(d)) {
-      free(st->digest);
-      st->digest = xstrdup(d->valuestring);
+      free(*digest);
+      *digest = xstrdup(d->valuestring);
     }
-  }
-  cJSON_Delete(m);
-}
-
-static void on_chunk(void *ud, const char *data, size_t len) {
-  struct stream *st = ud;
-  for (size_t i = 0; i < len; i++) {
-    if (data[i] != '\n') {
-      if (st->line.len < (1u << 20)) sb_addc(&st->line, data[i]);
-      continue;
-    }
-    if (st->line.len) on_message(st, st->line.buf);
-    st->line.len = 0;
+    cJSON_Delete(m);
+    i += n + 1;
   }
 }
 
@@ -85,14 +71,13 @@ static int push_one(engine *e, const char *name, const char *tag, char **digest,
   char *path = xasprintf("/images/%s/push?tag=%s", esc, etag);
   free(esc);
   free(etag);
-  struct stream st = {0};
   /* X-Registry-Auth: base64 of "{}": no credentials (the engine's own are used) */
-  engine_req q = {.method = "POST", .path = path, .on_chunk = on_chunk, .chunk_ud = &st, .header = "X-Registry-Auth: e30="};
-  char *body = NULL;
-  long status = engine_send_wait(e, &q, &body, NULL);
+  engine_req q = {.method = "POST", .path = path, .header = "X-Registry-Auth: e30="};
+  char *body = NULL, *error = NULL, *got = NULL;
+  size_t len = 0;
+  long status = engine_send_wait(e, &q, &body, &len);
   free(path);
-  if (st.line.len) on_message(&st, st.line.buf);
-  sb_free(&st.line);
+  if (status >= 200 && status < 300) push_read_progress(body ? body : "", body ? len : 0, &error, &got);
   int rc = 0;
   if (status < 0) {
     *err = engine_unreachable_msg(e, body ? body : "no answer");
@@ -104,20 +89,20 @@ static int push_one(engine *e, const char *name, const char *tag, char **digest,
                      cJSON_IsString(m) ? m->valuestring : (body ? body : ""));
     cJSON_Delete(j);
     rc = -1;
-  } else if (st.error) {
-    int unreachable = strstr(st.error, "dial tcp") || strstr(st.error, "no such host") ||
-                      strstr(st.error, "connection refused") || strstr(st.error, "i/o timeout");
-    *err = xasprintf("pushing %s:%s failed: %s%s", name, tag, st.error,
+  } else if (error) {
+    int unreachable = strstr(error, "dial tcp") || strstr(error, "no such host") ||
+                      strstr(error, "connection refused") || strstr(error, "i/o timeout");
+    *err = xasprintf("pushing %s:%s failed: %s%s", name, tag, error,
                      unreachable ? " (no registry answers there: is it running, and is the address right?)" : "");
     rc = -1;
-  } else if (!st.digest) {
+  } else if (!got) {
     *err = xasprintf("pushing %s:%s: the engine's answer ended without the registry's digest", name, tag);
     rc = -1;
   }
   free(body);
-  free(st.error);
-  if (rc == 0) *digest = st.digest;
-  else free(st.digest);
+  free(error);
+  if (rc == 0) *digest = got;
+  else free(got);
   return rc;
 }
 

@@ -7,11 +7,18 @@
 #ifndef DBX_PUSH_H
 #define DBX_PUSH_H
 
+#include <stddef.h>
+
 #include "graph.h"
 
 /* NULL when registry is a "HOST[:PORT][/PATH]" dbx can push to, else why not
  * (a static message). */
 const char *push_check_registry(const char *registry);
+
+/* Read the engine's answer to a push (JSON messages, one per line): *error
+ * receives the first error message, *digest the last digest the registry
+ * gave (either NULL when none; caller frees both). */
+void push_read_progress(const char *text, size_t len, char **error, char **digest);
 
 /* Push image target t, built with key (hex), for project, to registry. Exit
  * code: 0 pushed, 1 the engine or the registry refused (the message says

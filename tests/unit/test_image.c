@@ -681,6 +681,48 @@ static void index_lookup_fills_in_latest_and_takes_digests(void **state) {
   assert_null(ix.by_tag);
 }
 
+static void inspection_answers_fill_the_index(void **state) {
+  (void)state;
+  image_index ix = {0};
+  assert_int_equal(image_index_add_json(&ix,
+                                        "{\"Id\":\"sha256:abc\",\"RepoTags\":[\"app:prod\", 7],"
+                                        "\"Config\":{\"Labels\":{\"dbx.key\":\"0123\"}}}",
+                                        "python:3.11-slim"),
+                   0);
+  assert_string_equal(image_index_lookup(&ix, "app:prod"), "sha256:abc");
+  assert_string_equal(image_index_lookup(&ix, "python:3.11-slim"), "sha256:abc");
+  assert_string_equal(map_get(ix.by_key, "0123"), "sha256:abc");
+  /* not an object, truncated, or an object without an Id: nothing added */
+  assert_int_equal(image_index_add_json(&ix, "[1, 2]", "x"), -1);
+  assert_int_equal(image_index_add_json(&ix, "{\"Id\":\"sha256:", "y"), -1);
+  assert_int_equal(image_index_add_json(&ix, "{\"RepoTags\":[\"z:1\"]}", "z"), 0);
+  assert_null(image_index_lookup(&ix, "x"));
+  assert_null(image_index_lookup(&ix, "z:1"));
+  image_index_free(&ix);
+}
+
+static void secrets_become_secret_options_with_absolute_sources(void **state) {
+  fixture *f = *state;
+  f->cli.docker = xstrdup("/usr/bin/docker");
+  f->cli.buildx = 1;
+  target *t = build_target(f);
+  sv_push(&t->secrets, "netrc=~/.netrc");
+  sv_push(&t->secrets, "token=secrets/token");
+  sv_push(&t->secrets, "abs=/etc/token");
+  setenv("HOME", "/home/someone", 1);
+  build_argv(f, t);
+  const strvec *a = &f->argv;
+  assert_int_equal(count(a, "--secret"), 3);
+  assert_true(has_pair(a, "--secret", "id=netrc,src=/home/someone/.netrc"));
+  assert_true(has_pair(a, "--secret", "id=abs,src=/etc/token"));
+  char cwd[4096];
+  assert_non_null(getcwd(cwd, sizeof cwd));
+  char *want = xasprintf("id=token,src=%s/%s%ssecrets/token", cwd, t->dir, *t->dir ? "/" : "");
+  assert_true(has_pair(a, "--secret", want));
+  free(want);
+  assert_string_equal(a->v[a->n - 1], "/work/ctx");
+}
+
 static void url_escape_keeps_only_unreserved_bytes(void **state) {
   (void)state;
   char *e = image_url_escape("{\"label\":[\"dbx.project=my app\"]}");
@@ -728,6 +770,8 @@ int main(void) {
       T(no_client_at_all_says_so),
       T(index_lookup_fills_in_latest_and_takes_digests),
       T(url_escape_keeps_only_unreserved_bytes),
+      T(inspection_answers_fill_the_index),
+      T(secrets_become_secret_options_with_absolute_sources),
   };
   return cmocka_run_group_tests_name("image", tests, NULL, NULL);
 }
