@@ -93,9 +93,25 @@ static void show_tail(struct build *b, struct job *j) {
   free(p);
 }
 
-/* Record j's success in the store; NULL, or why it could not be (caller frees). */
+/* Record j's success in the store; NULL, or why it could not be (caller frees).
+ * An input that vanished while j ran fails it; one that changed (its stat is
+ * not the one hashed) leaves it unrecorded, so the next build runs it again. */
 static char *record(struct job *j, const char *result) {
   struct build *b = j->b;
+  for (size_t i = 0; i < j->t->inputs.n; i++) {
+    const char *p = j->t->inputs.v[i];
+    file_stat was, now;
+    if (statcache_stat(b->sc, p, &was) < 0) continue;
+    int rc = file_stat_get(p, &now);
+    if (rc < 0)
+      return xasprintf("input '%s' %s during the build, after dbx read it", p,
+                       rc == -ENOENT ? "disappeared" : strerror(-rc));
+    if (was.size != now.size || was.mtime_ns != now.mtime_ns || was.ctime_ns != now.ctime_ns || was.ino != now.ino) {
+      term_msg("dbx: warning: %s: input '%s' changed during the build, after dbx read it; the result is not recorded, so the next "
+               "build runs it again", j->t->name, p);
+      return NULL;
+    }
+  }
   char *m = plan_manifest(b, j);
   int rc = store_put(b->st, j->key, j->t->name, j->started ? now_ms() - j->started : 0, result, m);
   free(m);

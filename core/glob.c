@@ -1,5 +1,7 @@
 #include "glob.h"
 
+#include <errno.h>
+
 #include <dirent.h>
 #include <fnmatch.h>
 #include <stdlib.h>
@@ -50,9 +52,18 @@ static void logdir(strvec *dirs, const char *dir) {
   if (dirs) sv_push(dirs, *dir ? dir : ".");
 }
 
-/* Every file below dir (relative path, "" for the current folder). */
-static size_t walk_all(const char *dir, strvec *out, strvec *dirs) {
+/* opendir, keeping the first reason a folder that exists cannot be listed
+ * (a folder gone since it was seen is simply empty). */
+static DIR *open_dir(const char *dir, char **err) {
   DIR *d = opendir(*dir ? dir : ".");
+  if (!d && errno != ENOENT && errno != ENOTDIR && err && !*err)
+    *err = xasprintf("cannot list the folder '%s': %s", *dir ? dir : ".", strerror(errno));
+  return d;
+}
+
+/* Every file below dir (relative path, "" for the current folder). */
+static size_t walk_all(const char *dir, strvec *out, strvec *dirs, char **err) {
+  DIR *d = open_dir(dir, err);
   if (!d) return 0;
   logdir(dirs, dir);
   size_t n = 0;
@@ -66,7 +77,7 @@ static size_t walk_all(const char *dir, strvec *out, strvec *dirs) {
       type = lstat(p, &st) == 0 ? (S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : S_ISLNK(st.st_mode) ? DT_LNK : DT_UNKNOWN) : DT_UNKNOWN;
     }
     if (type == DT_DIR) {
-      if (!skipped_dir(e->d_name)) n += walk_all(p, out, dirs);
+      if (!skipped_dir(e->d_name)) n += walk_all(p, out, dirs, err);
       free(p);
     } else if (type == DT_REG || (type == DT_LNK && !is_dir(p))) {
       sv_push_own(out, p);
@@ -80,14 +91,14 @@ static size_t walk_all(const char *dir, strvec *out, strvec *dirs) {
 }
 
 /* Expand the segments of pat under dir. */
-static size_t expand(const char *dir, const char *pat, strvec *out, strvec *dirs) {
+static size_t expand(const char *dir, const char *pat, strvec *out, strvec *dirs, char **err) {
   const char *pe = strchr(pat, '/');
   size_t pl = pe ? (size_t)(pe - pat) : strlen(pat);
   const char *rest = pe ? pe + 1 : NULL;
   if (pl == 2 && pat[0] == '*' && pat[1] == '*') {
-    if (!rest) return walk_all(dir, out, dirs);
-    size_t n = expand(dir, rest, out, dirs);
-    DIR *d = opendir(*dir ? dir : ".");
+    if (!rest) return walk_all(dir, out, dirs, err);
+    size_t n = expand(dir, rest, out, dirs, err);
+    DIR *d = open_dir(dir, err);
     if (!d) return n;
     logdir(dirs, dir);
     struct dirent *e;
@@ -96,7 +107,10 @@ static size_t expand(const char *dir, const char *pat, strvec *out, strvec *dirs
       if (skipped_dir(e->d_name)) continue;
       char *p = path_join(dir, e->d_name);
       struct stat st;
-      if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) n += expand(p, pat, out, dirs);
+      int rc = lstat(p, &st);
+      if (rc == 0 && S_ISDIR(st.st_mode)) n += expand(p, pat, out, dirs, err);
+      else if (rc < 0 && errno == ENAMETOOLONG && err && !*err)
+        *err = xasprintf("the path '%.80s...' is longer than this system allows", p);
       free(p);
     }
     closedir(d);
@@ -107,7 +121,7 @@ static size_t expand(const char *dir, const char *pat, strvec *out, strvec *dirs
   if (!glob_has_magic(seg)) {
     char *p = path_join(dir, seg);
     if (rest) {
-      if (is_dir(p)) n = expand(p, rest, out, dirs);
+      if (is_dir(p)) n = expand(p, rest, out, dirs, err);
       else if (dirs) sv_push(dirs, p); /* not there (yet): its appearance matters too */
     } else {
       struct stat st;
@@ -121,7 +135,7 @@ static size_t expand(const char *dir, const char *pat, strvec *out, strvec *dirs
     free(seg);
     return n;
   }
-  DIR *d = opendir(*dir ? dir : ".");
+  DIR *d = open_dir(dir, err);
   if (d) {
     logdir(dirs, dir);
     struct dirent *e;
@@ -132,7 +146,7 @@ static size_t expand(const char *dir, const char *pat, strvec *out, strvec *dirs
       struct stat st;
       if (rest) {
         if (!skipped_dir(e->d_name) && lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-          n += expand(p, rest, out, dirs);
+          n += expand(p, rest, out, dirs, err);
       } else if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) {
         sv_push_own(out, p);
         p = NULL;
@@ -146,12 +160,12 @@ static size_t expand(const char *dir, const char *pat, strvec *out, strvec *dirs
   return n;
 }
 
-size_t glob_expand_logged(const char *pattern, strvec *out, strvec *dirs) {
+size_t glob_expand_logged(const char *pattern, strvec *out, strvec *dirs, char **err) {
   if (!glob_has_magic(pattern)) { /* a file, checked when it is hashed: one stat, not two */
     sv_push(out, pattern);
     return 1;
   }
-  return expand("", pattern, out, dirs);
+  return expand("", pattern, out, dirs, err);
 }
 
-size_t glob_expand(const char *pattern, strvec *out) { return glob_expand_logged(pattern, out, NULL); }
+size_t glob_expand(const char *pattern, strvec *out) { return glob_expand_logged(pattern, out, NULL, NULL); }

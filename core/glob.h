@@ -16,7 +16,10 @@ int glob_match(const char *pattern, const char *path);
  * folder). Returns the number of paths appended. */
 size_t glob_expand(const char *pattern, strvec *out);
 /* glob_expand, also appending to dirs every folder whose listing the walk read
- * (and each literal folder it looked for but did not find). */
-size_t glob_expand_logged(const char *pattern, strvec *out, strvec *dirs);
+ * (and each literal folder it looked for but did not find), and setting *err
+ * (when err is not NULL and *err is NULL; caller frees) to why a folder the
+ * walk met could not be listed (no permission, a path too long...): what is
+ * in it would be missing from the result. */
+size_t glob_expand_logged(const char *pattern, strvec *out, strvec *dirs, char **err);
 
 #endif

@@ -222,8 +222,15 @@ static int l_glob(lua_State *L) {
   char *n = norm_or_error(L, dir, pat, "glob pattern");
   if (!n) return luaL_error(L, "glob: %s", lua_tostring(L, -1));
   strvec out = {0};
-  glob_expand_logged(n, &out, &get_state(L)->g->recipe_dirs);
+  char *gerr = NULL;
+  glob_expand_logged(n, &out, &get_state(L)->g->recipe_dirs, &gerr);
   free(n);
+  if (gerr) {
+    sv_free(&out);
+    lua_pushfstring(L, "glob: %s", gerr);
+    free(gerr);
+    return lua_error(L);
+  }
   size_t skip = *dir ? strlen(dir) + 1 : 0;
   lua_createtable(L, (int)out.n, 0);
   for (size_t i = 0; i < out.n; i++) {
@@ -285,14 +292,36 @@ static int open_core(lua_State *L) {
 }
 
 /* Message handler: the error plus a traceback through recipe files only. */
+/* The number of levels on L's stack (found in O(log n) calls, each O(level)). */
+static int stack_depth(lua_State *L) {
+  lua_Debug ar;
+  int lo = 1, hi = 1;
+  while (lua_getstack(L, hi, &ar)) lo = hi, hi *= 2;
+  while (lo < hi - 1) {
+    int mid = (lo + hi) / 2;
+    if (lua_getstack(L, mid, &ar)) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}
+
 static int traceback(lua_State *L) {
   const char *msg = lua_tostring(L, 1);
   if (!msg) msg = luaL_tolstring(L, 1, NULL);
   strbuf sb = {0};
   sb_adds(&sb, msg);
+  if (strstr(msg, "stack overflow")) sb_adds(&sb, " (a function that calls itself without end?)");
   lua_Debug ar;
-  int frames = 0;
-  for (int level = 1; lua_getstack(L, level, &ar); level++) {
+  int frames = 0, depth = stack_depth(L);
+  /* a runaway recursion has a stack of many thousand levels: show its first
+   * FIRST and last LAST recipe levels (walking them all would take minutes) */
+  enum { FIRST = 10, LAST = 11 };
+  for (int level = 1; level <= depth && lua_getstack(L, level, &ar); level++) {
+    if (level == FIRST + 1 && depth > FIRST + LAST) {
+      sb_addf(&sb, "\n  ... (%d more levels)", depth - FIRST - LAST);
+      level = depth - LAST;
+      continue;
+    }
     lua_getinfo(L, "nSl", &ar);
     if (ar.source[0] != '@' || ar.currentline <= 0) continue;
     if (!frames++) sb_adds(&sb, "\nrecipe traceback:");
@@ -409,8 +438,14 @@ static int finish_target(target *t, graph *g, char **err) {
   for (size_t i = 0; i < t->patterns.n; i++) {
     char *n = project_path(t, "input", t->patterns.v[i], err);
     if (!n) return -1;
-    glob_expand_logged(n, &t->inputs, &g->recipe_dirs);
+    char *gerr = NULL;
+    glob_expand_logged(n, &t->inputs, &g->recipe_dirs, &gerr);
     free(n);
+    if (gerr) {
+      *err = xasprintf("%s: target '%s': input '%s': %s", t->where, t->name, t->patterns.v[i], gerr);
+      free(gerr);
+      return -1;
+    }
   }
   sv_sort_uniq(&t->inputs);
   if (t->kind == KIND_IMAGE && filter_context(t, g, err) < 0) return -1;

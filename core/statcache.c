@@ -115,6 +115,13 @@ const unsigned char *statcache_lookup(const statcache *c, const char *path, cons
   return e->digest;
 }
 
+int statcache_stat(const statcache *c, const char *path, file_stat *out) {
+  const struct entry *e = map_get(c->m, path);
+  if (!e) return -1;
+  *out = e->st;
+  return 0;
+}
+
 void statcache_update(statcache *c, const char *path, const file_stat *st,
                       const unsigned char digest[32]) {
   if (strchr(path, '\n')) return; /* cannot be written to a line-based file */

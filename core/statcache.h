@@ -22,6 +22,8 @@ statcache *statcache_load(const char *path);
 /* The digest recorded for path when st matches and is not racy, else NULL.
  * Safe to call from several threads while nothing updates the cache. */
 const unsigned char *statcache_lookup(const statcache *c, const char *path, const file_stat *st);
+/* The stat recorded for path into out; 0, or -1 when it has no entry. */
+int statcache_stat(const statcache *c, const char *path, file_stat *out);
 /* Record path's stat and digest (the loop thread only). */
 void statcache_update(statcache *c, const char *path, const file_stat *st,
                       const unsigned char digest[32]);

@@ -16,7 +16,7 @@ local toml = require "dbx.toml"
 -- The member folders of the workspace whose root is svc's project, each with
 -- a pyproject.toml, from [tool.uv.workspace] members (globs allowed).
 local function workspace_members(svc)
-  local root = toml.parse(core.read(svc.dir, svc.at("pyproject.toml")) or "")
+  local root = toml.read(svc.dir, svc.at("pyproject.toml"))
   local out, seen = {}, {}
   for _, pat in ipairs((root["tool.uv.workspace"] or {}).members or {}) do
     for _, f in ipairs(core.glob(svc.dir, pat .. "/pyproject.toml")) do
@@ -29,7 +29,7 @@ end
 
 -- The name of the package in folder dir (its pyproject.toml's project.name).
 local function package_name(svc, dir)
-  local p = toml.parse(core.read(svc.dir, dir .. "/pyproject.toml") or "")
+  local p = toml.read(svc.dir, dir .. "/pyproject.toml")
   local n = (p.project or {}).name
   if not n then
     error(("python.service '%s': %s/pyproject.toml has no [project] name"):format(svc.name, dir), 0)

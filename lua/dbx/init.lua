@@ -87,7 +87,8 @@ function M.generate(dir)
     local m = core.norm(dir, rel)
     if m then members[#members + 1] = m end
   end
-  local toml = parse_toml(text or "")
+  local toml, bad = parse_toml(text or "")
+  if not toml then return nil, "pyproject.toml: " .. bad end
   local project = toml.project or {}
   local found = {}
   for _, m in ipairs(MANAGERS) do

@@ -77,3 +77,72 @@ def test_a_signal_while_the_recipe_loads_exits_130(project, sig):
     proc.communicate(timeout=30)
     assert proc.returncode == 130, proc.returncode
     assert not project.exists(".dbx/store"), "nothing was recorded"
+
+
+def test_an_input_that_vanishes_during_the_build_fails_its_target(project):
+    project.write("f.txt", "x\n")
+    project.recipe('target "a" { run = { "rm", "f.txt" } }\n'
+                   'target "b" { deps = { "a" }, inputs = { "f.txt" }, run = { "true" } }\n')
+    r = project.build("b")
+    assert r.code == 1, r
+    assert "input 'f.txt' disappeared during the build, after dbx read it" in r.error_of("b"), r
+    records = [line.split("\t")[1] for line in project.read(".dbx/store").splitlines()[1:] if "\t" in line]
+    assert records == ["a"], "nothing recorded for b"
+
+
+def test_an_input_that_changes_during_the_build_is_not_recorded(project):
+    project.write("f.txt", "x\n")
+    project.recipe('target "a" { run = { "sh", "-c", "echo more >> f.txt" } }\n'
+                   'target "b" { deps = { "a" }, inputs = { "f.txt" }, run = { "true" } }\n')
+    r = project.build("b")
+    assert r.code == 0, r
+    assert "b: input 'f.txt' changed during the build, after dbx read it; the result is not recorded" in r.err
+    again = project.build("b")
+    assert "b" in again.built, "the next build runs it again, with what the file holds now"
+    assert project.build("b").built == set()
+
+
+def test_a_path_longer_than_the_system_allows_is_an_error_not_a_silent_skip(project):
+    project.recipe('target "a" { inputs = { "**/f.txt" }, run = { "true" } }\n')
+    here = os.getcwd()
+    try:
+        os.chdir(project.root)
+        for _ in range(25):  # 25 x 201 bytes: past PATH_MAX (4096)
+            os.mkdir("d" * 200)
+            os.chdir("d" * 200)
+        with open("f.txt", "w") as f:
+            f.write("x")
+    finally:
+        os.chdir(here)
+    r = project.run("build")
+    assert r.code == 2, r
+    assert "input '**/f.txt': the path 'ddd" in r.err and "is longer than this system allows" in r.err, r
+    subprocess.run(["rm", "-rf", str(project.path("d" * 200))], check=False)
+
+
+def test_a_symlink_loop_as_an_input_is_named(project):
+    os.symlink("loop", project.path("loop"))
+    os.makedirs(project.path("d"))
+    os.symlink("..", project.path("d/up"))  # a folder link back up: globs do not follow it
+    project.write("d/f.txt", "x\n")
+    project.recipe('target "a" { inputs = { "loop" }, run = { "true" } }\n'
+                   'target "b" { inputs = { "d/**" }, run = { "true" } }\n')
+    r = project.run("build", "a")
+    assert r.code == 2 and "cannot read input 'loop': Too many levels of symbolic links" in r.err, r
+    r = project.build("b")
+    assert r.code == 0 and r.built == {"b"}, r
+
+
+def test_a_file_name_that_is_not_utf8_keeps_the_json_valid(project):
+    raw = os.fsencode(str(project.root)) + b"/caf\xe9.txt"
+    with open(raw, "wb") as f:
+        f.write(b"x")
+    project.recipe('target "a" { inputs = { "*.txt" }, run = { "true" } }\n')
+    r = project.build()
+    assert r.code == 0 and r.built == {"a"}, r  # every line of stdout parsed as JSON
+    with open(raw, "wb") as f:
+        f.write(b"changed")
+    ex = subprocess.run([str(project.dbx), "explain", "a"], cwd=project.root, env=project.env(),
+                        capture_output=True)
+    assert ex.returncode == 0 and b"input caf\xe9.txt changed" in ex.stdout, ex
+    assert project.build().built == {"a"}
