@@ -106,7 +106,8 @@ static char *record(struct job *j, const char *result) {
     if (rc < 0)
       return xasprintf("input '%s' %s during the build, after dbx read it", p,
                        rc == -ENOENT ? "disappeared" : strerror(-rc));
-    if (was.size != now.size || was.mtime_ns != now.mtime_ns || was.ctime_ns != now.ctime_ns || was.ino != now.ino) {
+    /* not ctime: hard-linking an input into an image's context changes it */
+    if (was.size != now.size || was.mtime_ns != now.mtime_ns || was.ino != now.ino) {
       term_msg("dbx: warning: %s: input '%s' changed during the build, after dbx read it; the result is not recorded, so the next "
                "build runs it again", j->t->name, p);
       return NULL;

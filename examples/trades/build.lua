@@ -28,6 +28,7 @@ local python = require "dbx.python"
 for _, name in ipairs({ "trades", "candles" }) do
   python.service(name) {
     package = "services/" .. name,
+    members = { "libs/streamcommon" }, -- the shared library, copied before the service's folder
     python = "3.12",
     base = "python:3.12-slim-bookworm",
     builder = "ghcr.io/astral-sh/uv:python3.12-bookworm-slim",

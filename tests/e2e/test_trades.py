@@ -130,6 +130,15 @@ def test_editing_one_member_rebuilds_only_its_source_layer(lab):
     assert not any(t.startswith("candles/") for t in r.built), r
 
 
+def test_editing_the_shared_library_rebuilds_both_source_layers_and_no_deps_layer(lab):
+    rel = "libs/streamcommon/src/streamcommon/__init__.py"
+    lab.write(rel, lab.read(rel) + "\n# edited\n", dedent=False)
+    r = lab.build("prod")
+    assert r.done["status"] == "ok", r
+    assert r.built == {"trades/prod/source", "trades/prod", "candles/prod/source", "candles/prod"}, r
+    assert not any(t.endswith("/deps") for t in r.built), r
+
+
 def test_the_kubernetes_manifests_match_the_images(lab):
     import yaml
     folder = REPO / "examples/trades/deployments/dev"

@@ -4,11 +4,9 @@ import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
-import time
 
 from candles.main import main
+from streamcommon.testing import run_script, running_script, wait_for
 
 T0 = 1_700_000_040_000  # the start of a minute
 
@@ -145,19 +143,6 @@ def test_other_topics(broker, env):
     assert client.exists("candles") == 0
 
 
-def test_unreachable_broker(env, closed_address, capsys):
-    env(BROKER_ADDRESS=closed_address)
-    started = time.monotonic()
-    assert main([]) == 2
-    assert time.monotonic() - started < 5
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    assert captured.err == (
-        f"candles: cannot reach the broker at {closed_address} (Connection refused); "
-        "set BROKER_ADDRESS\n"
-    )
-
-
 def test_bad_broker_address(env, capsys):
     env(BROKER_ADDRESS="redis.default.svc.cluster.local")
     assert main([]) == 2
@@ -167,64 +152,29 @@ def test_bad_broker_address(env, capsys):
     )
 
 
-def _script_env(**values):
-    prefixes = ("TRADES_", "CANDLE", "BROKER_", "KAFKA_BROKER")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
-    env.update({k: str(v) for k, v in values.items()})
-    return env
-
-
-def test_script_by_path_unreachable_broker(main_py, closed_address, state_dir, tmp_path):
-    result = subprocess.run(
-        [sys.executable, str(main_py)],
-        env=_script_env(BROKER_ADDRESS=closed_address, STATE_DIR=state_dir),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+def test_script_by_path_unreachable_broker(env, main_py, closed_address, state_dir, tmp_path):
+    """How the container starts it: python .../src/candles/main.py."""
+    env(BROKER_ADDRESS=closed_address)
+    result = run_script(main_py, cwd=tmp_path)
     assert result.returncode == 2
+    assert result.stdout == ""
     assert result.stderr == (
         f"candles: cannot reach the broker at {closed_address} (Connection refused); "
         "set BROKER_ADDRESS\n"
     )
+    assert not (state_dir / "checkpoint.json").exists()
 
 
-def _wait_for(predicate, seconds=10.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def test_follow_mode_script_by_path(broker, main_py, state_dir, tmp_path):
+def test_follow_mode_script_by_path(broker, env, main_py, tmp_path):
     address, client = broker
-    proc = subprocess.Popen(
-        [sys.executable, str(main_py)],
-        env=_script_env(
-            BROKER_ADDRESS=address,
-            STATE_DIR=state_dir,
-            CANDLES_FOLLOW="1",
-            CANDLES_POLL_SECONDS="0.2",
-        ),
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    env(BROKER_ADDRESS=address, CANDLES_FOLLOW="1", CANDLES_POLL_SECONDS="0.2")
+    with running_script(main_py, cwd=tmp_path) as proc:
         add_trades(client, sample_trades()[:15])
-        assert _wait_for(lambda: client.xlen("candles") == 2)
+        assert wait_for(lambda: client.xlen("candles") == 2)
         add_trades(client, sample_trades()[15:])
-        assert _wait_for(lambda: client.xlen("candles") == 4)
+        assert wait_for(lambda: client.xlen("candles") == 4)
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=5)
     assert proc.returncode == 0, err
     # SIGTERM may come before the last trades were read: they stay for the next run.
     assert out.splitlines()[-1].startswith(f"candles: published 4 candles to candles at {address}")

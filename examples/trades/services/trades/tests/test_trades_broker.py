@@ -1,12 +1,9 @@
 """The service against a real redis-server on 127.0.0.1 (see conftest.py)."""
 
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
 
+from streamcommon.testing import run_script, running_script, wait_for
 from trades.main import main
 from trades.sources import generate_trades
 
@@ -114,20 +111,6 @@ def test_bad_line_stops_with_what_was_published_kept(broker, env, tmp_path, stat
     assert checkpoint(state_dir)["last_id"] == 2
 
 
-def test_unreachable_broker(env, closed_address, state_dir, capsys):
-    env(BROKER_ADDRESS=closed_address)
-    started = time.monotonic()
-    assert main([]) == 2
-    assert time.monotonic() - started < 5
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    assert captured.err == (
-        f"trades: cannot reach the broker at {closed_address} (Connection refused); "
-        "set BROKER_ADDRESS\n"
-    )
-    assert not (state_dir / "checkpoint.json").exists()
-
-
 def test_bad_broker_address(env, capsys):
     env(BROKER_ADDRESS="localhost")
     assert main([]) == 2
@@ -147,41 +130,23 @@ def test_state_dir_not_writable(env, tmp_path, closed_address, capsys):
     assert err.count("\n") == 1
 
 
-def _script_env(**values):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRADES_", "BROKER_"))}
-    env.pop("KAFKA_BROKER_ADDRESS", None)
-    env.update({k: str(v) for k, v in values.items()})
-    return env
-
-
-def test_script_by_path_unreachable_broker(main_py, closed_address, state_dir, tmp_path):
+def test_script_by_path_unreachable_broker(env, main_py, closed_address, state_dir, tmp_path):
     """How the container starts it: python .../src/trades/main.py."""
-    result = subprocess.run(
-        [sys.executable, str(main_py)],
-        env=_script_env(BROKER_ADDRESS=closed_address, STATE_DIR=state_dir),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    env(BROKER_ADDRESS=closed_address)
+    result = run_script(main_py, cwd=tmp_path)
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr == (
         f"trades: cannot reach the broker at {closed_address} (Connection refused); "
         "set BROKER_ADDRESS\n"
     )
+    assert not (state_dir / "checkpoint.json").exists()
 
 
-def test_script_by_path_publishes(broker, main_py, state_dir, tmp_path):
+def test_script_by_path_publishes(broker, env, main_py, tmp_path):
     address, client = broker
-    result = subprocess.run(
-        [sys.executable, str(main_py)],
-        env=_script_env(BROKER_ADDRESS=address, STATE_DIR=state_dir, TRADES_COUNT=10),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    env(BROKER_ADDRESS=address, TRADES_COUNT=10)
+    result = run_script(main_py, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == (
         f"trades: published 10 trades to trades at {address} (last id 10)"
@@ -189,46 +154,21 @@ def test_script_by_path_publishes(broker, main_py, state_dir, tmp_path):
     assert client.xlen("trades") == 10
 
 
-def _wait_for(predicate, seconds=10.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def test_follow_mode_picks_up_new_lines_and_stops_on_sigterm(broker, main_py, state_dir, tmp_path):
+def test_follow_mode_picks_up_new_lines_and_stops_on_sigterm(broker, env, main_py, tmp_path):
     address, client = broker
     source = tmp_path / "trades.jsonl"
     source.write_text(trade_line(1) + "\n" + trade_line(2) + "\n")
-    proc = subprocess.Popen(
-        [sys.executable, str(main_py), "--follow"],
-        env=_script_env(
-            BROKER_ADDRESS=address,
-            STATE_DIR=state_dir,
-            TRADES_SOURCE=source,
-            TRADES_POLL_SECONDS="0.1",
-        ),
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert _wait_for(lambda: client.xlen("trades") == 2)
+    env(BROKER_ADDRESS=address, TRADES_SOURCE=source, TRADES_POLL_SECONDS="0.1")
+    with running_script(main_py, "--follow", cwd=tmp_path) as proc:
+        assert wait_for(lambda: client.xlen("trades") == 2)
         with source.open("a") as fh:
             fh.write(trade_line(3) + "\n" + trade_line(4))
             fh.flush()
-            assert _wait_for(lambda: client.xlen("trades") == 3)
+            assert wait_for(lambda: client.xlen("trades") == 3)
             fh.write("\n")
-        assert _wait_for(lambda: client.xlen("trades") == 4)
+        assert wait_for(lambda: client.xlen("trades") == 4)
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=5)
     assert proc.returncode == 0, err
     assert out.splitlines()[-1] == f"trades: published 4 trades to trades at {address} (last id 4)"
     assert stream_ids(client) == [1, 2, 3, 4]

@@ -2,25 +2,21 @@
 
 It holds the id of the last trades-stream entry read, the running totals and
 the candles still open, so a restart continues exactly where the last run
-stopped. It is replaced atomically (a temporary file in the same directory,
-flushed, then os.replace), so a crash leaves either the old or the new file.
+stopped. streamcommon.checkpoint reads the file and replaces it atomically;
+this module says what is in it.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from candles.errors import CandlesError
+from streamcommon.checkpoint import is_count, read_checkpoint, write_checkpoint
 
 SERVICE = "candles"
-FILENAME = "checkpoint.json"
 STREAM_ID = re.compile(r"^\d+-\d+$")
 AGGREGATOR_KEYS = ("candle_seconds", "window", "open", "late")
 
@@ -34,51 +30,16 @@ class Checkpoint:
     aggregator: dict[str, Any] = field(default_factory=dict)
 
 
-def ensure_state_dir(state_dir: Path) -> None:
-    """Create the state directory if needed and prove it is writable."""
-    try:
-        state_dir.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".probe-", dir=state_dir)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise CandlesError(
-            f"state directory {state_dir} is not writable ({reason}); set STATE_DIR"
-        ) from None
-
-
-def _nonneg_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
 def load_checkpoint(path: Path) -> Checkpoint:
     """The checkpoint at ``path``, or an empty one when there is no file yet."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    data = read_checkpoint(path, SERVICE)
+    if data is None:
         return Checkpoint()
-    except OSError as exc:
-        raise CandlesError(f"cannot read checkpoint {path} ({exc.strerror or exc})") from None
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise CandlesError(
-            f"checkpoint {path} is not valid JSON ({exc}); fix or remove it"
-        ) from None
-    if not isinstance(data, dict):
-        raise CandlesError(f"checkpoint {path} is not a JSON object; fix or remove it")
-    service = data.get("service", SERVICE)
-    if service != SERVICE:
-        raise CandlesError(
-            f"checkpoint {path} belongs to the {service} service; "
-            "give each service its own STATE_DIR"
-        )
     last_id = data.get("last_id")
     if not isinstance(last_id, str) or not STREAM_ID.match(last_id):
         raise CandlesError(f"checkpoint {path} needs a stream id last_id; fix or remove it")
     counts = {k: data.get(k, 0) for k in ("trades", "candles", "skipped")}
-    if not all(_nonneg_int(v) for v in counts.values()):
+    if not all(is_count(v) for v in counts.values()):
         raise CandlesError(
             f"checkpoint {path} needs whole numbers trades, candles, skipped; fix or remove it"
         )
@@ -87,36 +48,12 @@ def load_checkpoint(path: Path) -> Checkpoint:
 
 
 def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
-    """Write the checkpoint atomically: temporary file, fsync, os.replace."""
-    data = {
-        "service": SERVICE,
+    """Write the checkpoint atomically (see streamcommon.checkpoint)."""
+    fields = {
         "last_id": checkpoint.last_id,
         "trades": checkpoint.trades,
         "candles": checkpoint.candles,
         "skipped": checkpoint.skipped,
         **checkpoint.aggregator,
     }
-    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".checkpoint-", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise CandlesError(f"cannot write checkpoint in {path.parent} ({exc.strerror})") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise CandlesError(f"cannot write checkpoint {path} ({exc.strerror})") from None
-        raise
-    # Make the rename itself durable where the platform allows it.
-    with contextlib.suppress(OSError):
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+    write_checkpoint(path, SERVICE, fields)

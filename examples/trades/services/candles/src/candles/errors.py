@@ -1,8 +1,10 @@
-"""The one kind of error the service reports as a single line and exit code 2."""
+"""The one kind of error the service reports as a single line and exit code 2.
 
+CandlesError is streamcommon's ServiceError under this service's name: a
+problem with the settings, the state directory or the broker. ``main`` prints
+``candles: <message>`` on stderr and exits with code 2.
+"""
 
-class CandlesError(Exception):
-    """A problem with the settings, the state directory or the broker.
+from streamcommon.errors import ServiceError
 
-    ``main`` prints ``candles: <message>`` on stderr and exits with code 2.
-    """
+CandlesError = ServiceError

@@ -8,49 +8,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from candles.errors import CandlesError
-
-DEFAULT_BROKER = "127.0.0.1:6379"
-DEFAULT_STATE_DIR = "/app/state"
-
-
-@dataclass(frozen=True)
-class Address:
-    host: str
-    port: int
-
-    def __str__(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
-
-
-def parse_address(text: str) -> Address:
-    """Parse ``HOST:PORT`` (or ``[IPV6]:PORT``) into an Address.
-
-    Raises ValueError with the reason when the text is not of that form.
-    """
-    text = text.strip()
-    if "://" in text:
-        raise ValueError("no scheme: write HOST:PORT, without redis:// or the like")
-    if text.startswith("["):
-        host, sep, rest = text[1:].partition("]")
-        if not sep or not rest.startswith(":"):
-            raise ValueError("an IPv6 address is written [HOST]:PORT")
-        port_text = rest[1:]
-    else:
-        host, sep, port_text = text.rpartition(":")
-        if not sep:
-            raise ValueError("no port")
-        if ":" in host:
-            raise ValueError("an IPv6 address is written [HOST]:PORT")
-    if not host:
-        raise ValueError("no host")
-    if "/" in host or " " in host:
-        raise ValueError(f"{host!r} is not a host name")
-    if not port_text.isdigit():
-        raise ValueError(f"port {port_text!r} is not a number")
-    port = int(port_text)
-    if not 1 <= port <= 65535:
-        raise ValueError(f"port {port} is out of range 1-65535")
-    return Address(host, port)
+from streamcommon.settings import (
+    Address,
+    broker_address,
+    env_flag,
+    env_float,
+    env_int,
+    env_str,
+    state_dir,
+)
 
 
 @dataclass(frozen=True)
@@ -65,68 +31,19 @@ class Settings:
     poll_seconds: float = 1.0
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
-    text = env.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise CandlesError(f"{name} must be a whole number, got {text!r}") from None
-    if value < minimum:
-        raise CandlesError(f"{name} must be at least {minimum}, got {value}")
-    return value
-
-
-def _float(env: Mapping[str, str], name: str, default: float, maximum: float) -> float:
-    text = env.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise CandlesError(f"{name} must be a number, got {text!r}") from None
-    if not 0 < value <= maximum:
-        raise CandlesError(f"{name} must be greater than 0 and at most {maximum:g}, got {text}")
-    return value
-
-
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    text = env.get(name, "").strip().lower()
-    if text in ("", "0", "false", "no", "off"):
-        return False
-    if text in ("1", "true", "yes", "on"):
-        return True
-    raise CandlesError(f"{name} must be 1 or 0, got {text!r}")
-
-
-def broker_address(env: Mapping[str, str]) -> Address:
-    """BROKER_ADDRESS, else KAFKA_BROKER_ADDRESS (the older deployment name), else the default."""
-    for name in ("BROKER_ADDRESS", "KAFKA_BROKER_ADDRESS"):
-        text = env.get(name, "").strip()
-        if text:
-            try:
-                return parse_address(text)
-            except ValueError as exc:
-                raise CandlesError(
-                    f"{name} must be HOST:PORT, got {text!r} ({exc}); set BROKER_ADDRESS"
-                ) from None
-    return parse_address(DEFAULT_BROKER)
-
-
 def load_settings(env: Mapping[str, str] | None = None, *, follow: bool = False) -> Settings:
     env = os.environ if env is None else env
-    trades_topic = env.get("TRADES_TOPIC", "").strip() or "trades"
-    candles_topic = env.get("CANDLES_TOPIC", "").strip() or "candles"
+    trades_topic = env_str(env, "TRADES_TOPIC", "trades")
+    candles_topic = env_str(env, "CANDLES_TOPIC", "candles")
     if trades_topic == candles_topic:
         raise CandlesError(f"TRADES_TOPIC and CANDLES_TOPIC are both {trades_topic!r}")
     return Settings(
         broker=broker_address(env),
-        state_dir=Path(env.get("STATE_DIR", "").strip() or DEFAULT_STATE_DIR),
+        state_dir=state_dir(env),
         trades_topic=trades_topic,
         candles_topic=candles_topic,
-        candle_seconds=_int(env, "CANDLE_SECONDS", 60, minimum=1),
-        batch_size=_int(env, "CANDLES_BATCH_SIZE", 100, minimum=1),
-        follow=follow or _flag(env, "CANDLES_FOLLOW"),
-        poll_seconds=_float(env, "CANDLES_POLL_SECONDS", 1.0, maximum=60),
+        candle_seconds=env_int(env, "CANDLE_SECONDS", 60, minimum=1),
+        batch_size=env_int(env, "CANDLES_BATCH_SIZE", 100, minimum=1),
+        follow=follow or env_flag(env, "CANDLES_FOLLOW"),
+        poll_seconds=env_float(env, "CANDLES_POLL_SECONDS", 1.0, maximum=60),
     )

@@ -8,36 +8,24 @@ source or the broker (one line on stderr), 130 interrupted by Ctrl-C.
 
 from __future__ import annotations
 
-import os
 import sys
 
 if __name__ == "__main__" and not __package__:
-    # Run by path, Python put this file's folder first on sys.path, where a
-    # module of this package could hide a top-level one of the same name. Take
-    # it off and import the package as `trades`: the installed one, or else
-    # the source tree two folders up.
-    _here = os.path.dirname(os.path.realpath(__file__))
-    if sys.path and sys.path[0] and os.path.realpath(sys.path[0]) == _here:
-        del sys.path[0]
-    sys.path.append(os.path.dirname(_here))
+    # Run by path, as the image does: import the package `trades`, not the files beside this one.
+    from streamcommon.script import fix_script_path
+
+    fix_script_path(__file__)
 
 import argparse  # noqa: E402
-import signal  # noqa: E402
 import threading  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 
-import redis  # noqa: E402
-
-from trades.checkpoint import (  # noqa: E402
-    FILENAME,
-    Checkpoint,
-    ensure_state_dir,
-    load_checkpoint,
-    save_checkpoint,
-)
-from trades.errors import TradesError  # noqa: E402
-from trades.publisher import connect, publish, published_after, unreachable_reason  # noqa: E402
+from streamcommon.broker import connect  # noqa: E402
+from streamcommon.checkpoint import checkpoint_path  # noqa: E402
+from streamcommon.service import run_service, say  # noqa: E402
+from trades.checkpoint import Checkpoint, load_checkpoint, save_checkpoint  # noqa: E402
+from trades.publisher import publish, published_after  # noqa: E402
 from trades.settings import Settings, load_settings  # noqa: E402
 from trades.sources import open_source  # noqa: E402
 
@@ -49,19 +37,14 @@ class Summary:
     total: int
 
 
-def _say(line: str) -> None:
-    print(line, flush=True)
-
-
 def run(
     settings: Settings,
     stop: threading.Event | None = None,
-    log: Callable[[str], None] = _say,
+    log: Callable[[str], None] = say,
 ) -> Summary:
     """Publish everything the source has past the checkpoint; keep polling when following."""
     stop = stop or threading.Event()
-    ensure_state_dir(settings.state_dir)
-    path = settings.state_dir / FILENAME
+    path = checkpoint_path(settings.state_dir)
     checkpoint = load_checkpoint(path)
     source = open_source(settings.source, settings.count, settings.seed, settings.follow)
     try:
@@ -101,6 +84,14 @@ def run(
         source.close()
 
 
+def _run_and_sum_up(settings: Settings, stop: threading.Event) -> str:
+    summary = run(settings, stop)
+    return (
+        f"trades: published {summary.published} trades to {settings.topic} "
+        f"at {settings.broker} (last id {summary.last_id})"
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="trades",
@@ -117,41 +108,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    stop = threading.Event()
-    previous = {}
-    if threading.current_thread() is threading.main_thread():
-        previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    settings = None
-    try:
-        settings = load_settings(follow=args.follow)
-        summary = run(settings, stop)
-    except TradesError as exc:
-        print(f"trades: {exc}", file=sys.stderr, flush=True)
-        return 2
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-        assert settings is not None
-        print(
-            f"trades: cannot reach the broker at {settings.broker} ({unreachable_reason(exc)}); "
-            "set BROKER_ADDRESS",
-            file=sys.stderr,
-            flush=True,
-        )
-        return 2
-    except redis.exceptions.RedisError as exc:
-        assert settings is not None
-        print(f"trades: the broker at {settings.broker} refused: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("trades: interrupted", file=sys.stderr)
-        return 130
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    _say(
-        f"trades: published {summary.published} trades to {settings.topic} "
-        f"at {settings.broker} (last id {summary.last_id})"
-    )
-    return 0
+    return run_service("trades", lambda: load_settings(follow=args.follow), _run_and_sum_up)
 
 
 if __name__ == "__main__":
