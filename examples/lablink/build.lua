@@ -38,6 +38,8 @@ python.service "client" {
   gpus = "all",
   env = { ALLOCATOR_URL = "http://127.0.0.1:5000" },
   cmd = { "subscribe" },
+  -- no port to probe: healthy when its code imports (after each reload too)
+  health_cmd = { "python", "-c", "import lablink_client.subscribe" },
   dev = { extras = { "dev" } },
   release = { package = "lablink-client" },
 }

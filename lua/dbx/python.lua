@@ -30,7 +30,7 @@ local FIELDS = {
   entrypoint = "list", keep = "list", health_interval = "string", health_when = "map",
   in_groups = "boolean", project = "string", expose = "list",
   release = "table", gpus = "string", builder = "string", package = "string", prune = "list",
-  build_args = "map", secrets = "table",
+  build_args = "map", secrets = "table", health_cmd = "list",
 }
 
 local RELEASE_FIELDS = { package = true, index = true, version_arg = true, index_arg = true }
@@ -129,6 +129,7 @@ local function normalise(name, spec, level)
     workdir = spec.workdir or "/app",
     port = spec.port and math.tointeger(spec.port),
     health = spec.health,
+    health_cmd = spec.health_cmd,
     cmd = spec.cmd,
     sources = spec.sources or { "**" },
     members = spec.members or {},
@@ -293,6 +294,17 @@ local function normalise(name, spec, level)
     svc.secrets[id] = src
     svc.secret_mounts = svc.secret_mounts .. (" --mount=type=secret,id=%s,target=%s"):format(id, target)
   end
+  if svc.health_cmd then
+    if svc.health then
+      fail(("python.service '%s': health (HTTP) and health_cmd (a command) exclude each other"):format(name), level)
+    end
+    if #svc.health_cmd == 0 then fail(("python.service '%s': health_cmd needs a command"):format(name), level) end
+    for _, a in ipairs(svc.health_cmd) do
+      if type(a) ~= "string" or a:find("\n") then
+        fail(("python.service '%s': health_cmd must be a list of strings without newlines"):format(name), level)
+      end
+    end
+  end
   if svc.health and not svc.port then
     fail(("python.service '%s': health needs port"):format(name), level)
   end
@@ -429,7 +441,10 @@ local function entry_lines(svc, variant)
   if svc.port then ports[1] = tostring(svc.port) end
   for _, p in ipairs(svc.expose) do ports[#ports + 1] = tostring(math.tointeger(p) or p) end
   if #ports > 0 then l[#l + 1] = "EXPOSE " .. table.concat(ports, " ") end
-  if svc.health then
+  if svc.health_cmd then
+    l[#l + 1] = ("HEALTHCHECK --interval=%s --timeout=3s --start-period=5s --retries=3 \\\n    CMD ")
+      :format(svc.health_interval) .. json_list(svc.health_cmd)
+  elseif svc.health then
     -- health_when = { MODE = "api" }: only a container started that way is probed
     local cond = {}
     for _, k in ipairs(keys_of(svc.health_when)) do
@@ -525,6 +540,7 @@ local function run_facts(svc, variant)
     service = svc.name, variant = variant, default = svc.in_groups and "1" or "0",
     workdir = svc.workdir, user = svc.user, uid = tostring(svc.uid),
     port = svc.port and tostring(svc.port) or nil, health = svc.health,
+    health_cmd = svc.health_cmd and table.concat(svc.health_cmd, "\n") or nil,
     stop_signal = svc.stop_signal,
     context = svc.dir, sources = table.concat(svc.sources, "\n"),
     source = v .. "/source", deps = v .. "/deps", base = svc.name .. "/base", lock = svc.name .. "/lock",

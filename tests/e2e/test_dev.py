@@ -107,8 +107,17 @@ def test_dev_starts_the_dev_image_with_labels_and_serves(session, lab):
     assert inside(lab, cids[0], "cat /proc/1/cmdline | tr '\\0' ' '").startswith("/.dbx/dbx-init --stay")
 
 
+def kill_events(lab, cid, since):
+    """The signals the engine was asked to send to cid since the unix time since."""
+    out = lab.engine.docker("events", "--since", str(since), "--until", str(int(time.time()) + 1),
+                            "--filter", f"container={cid}", "--filter", "event=kill",
+                            "--format", "{{json .Actor.Attributes}}").stdout
+    return [json.loads(line).get("signal") for line in out.splitlines() if line.strip()]
+
+
 def test_a_handler_edit_is_served_without_a_build_or_a_new_container(session, lab):
     cid = dev_containers(lab.engine, lab)[0]
+    since = int(time.time()) - 1
     calls = len(lab.docker_calls())
     lab.edit(APP, 'return jsonify(status="ok",', 'return jsonify(status="ok", edited=1,')
     ev = session.reload()
@@ -118,6 +127,8 @@ def test_a_handler_edit_is_served_without_a_build_or_a_new_container(session, la
     assert dev_containers(lab.engine, lab) == [cid]
     assert len(lab.docker_calls()) == calls, "no docker CLI process on the sync path"
     assert ev["sync_ms"] + ev["restart_ms"] + ev["health_ms"] <= ev["ms"] + 1
+    # on this local engine dbx signals dbx-init itself: the engine saw no kill call
+    assert kill_events(lab, cid, since) == [], "the restart went through the kill API"
 
 
 def test_restarts_are_warm_after_the_first_run(session, lab):
@@ -317,11 +328,14 @@ def test_a_tcp_engine_gets_files_through_the_archive_api(lab):
     try:
         assert s.ready["sync"] == "files copied through the engine API", s.ready
         cid = s.ready["container_id"]
+        since = int(time.time()) - 1
         lab.edit(APP, "edited=5,", "edited=6,")
         ev = s.reload()
         assert "error" not in ev, ev
         assert get(5000).get("edited") == 6
         assert dev_containers(lab.engine, lab) == [cid]
+        # an engine reached over tcp may be elsewhere: the restart goes through its API
+        assert kill_events(lab, cid, since) == ["1"], "SIGHUP through POST /containers/ID/kill"
     finally:
         r = s.stop()
         proxy.close()

@@ -205,6 +205,30 @@ def test_dev_asks_for_gpus_and_starts_without_them_on_an_engine_without(lab):
     assert done.code == 130, done
 
 
+def test_dev_waits_for_the_health_command_after_each_reload(lab):
+    """The client has no port: its health is a command run in the container."""
+    cfg = json.loads(lab.engine.docker("image", "inspect", "client:dev").stdout)[0]["Config"]
+    assert cfg["Healthcheck"]["Test"] == ["CMD", "python", "-c", "import lablink_client.subscribe"]
+    run_ = lab.spawn("dev", "client", "--watch", "--gpus=none")
+    rel = "client/src/lablink_client/subscribe.py"
+    good = lab.read(rel)
+    try:
+        run_.wait_event(lambda e: e["event"] == "ready", timeout=600)
+        lab.write(rel, good + "\n# edited\n", dedent=False)
+        ev = run_.wait_event(lambda e: e["event"] == "reload", timeout=60)
+        assert "error" not in ev and ev["health_ms"] >= 0, ev
+        lab.write(rel, good + "\nthis is not python\n", dedent=False)
+        bad = run_.wait_event(lambda e: e["event"] == "reload", timeout=120)
+        assert "error" in bad, bad
+        lab.write(rel, good, dedent=False)
+        ev = run_.wait_event(lambda e: e["event"] == "reload" and "error" not in e, timeout=120)
+    finally:
+        lab.write(rel, good, dedent=False)
+        run_.proc.send_signal(signal.SIGINT)
+        done = run_.finish(timeout=60)
+    assert done.code == 130, done
+
+
 def test_dev_with_gpus_all_insists_and_fails_clearly(lab):
     r = lab.run("dev", "client", "--gpus=all", timeout=600)
     assert r.code == 1, r
