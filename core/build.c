@@ -176,6 +176,10 @@ static int launch_image(struct job *j) {
   struct build *b = j->b;
   target *t = j->t;
   char *err = NULL;
+  if (b->engine_error) {
+    finish_job(j, J_FAILED, "no container engine answers (see the error above)");
+    return SCHED_DONE_FAILED;
+  }
   if (b->cli_state == 0) b->cli_state = image_find_cli(&b->cli, &err) == 0 ? 1 : -1;
   if (b->cli_state < 0) {
     if (!err) err = xstrdup("no docker client here can build with BuildKit (see the first failure)");

@@ -50,6 +50,7 @@ struct build {
   uv_signal_t sigint, sigterm;
   int interrupted, lockfd;
   char *plan_error;
+  char *engine_error;       /* -k and no engine: why each image target fails (the rest runs) */
   size_t built, cached, failed, skipped;
   uint64_t t0;
   hash_item *items;         /* plan-time digests, one per distinct input */

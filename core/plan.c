@@ -276,7 +276,11 @@ int plan_run(struct build *b, const size_t *roots, size_t nroots) {
     int rc = engine_open(b->loop, NULL, &b->eng, &err);
     if (rc == 0 && image_index_load(b->eng, &refs, &b->ix, &err) != 200) rc = -1;
     sv_free(&refs);
-    if (rc < 0) plan_fail(b, err);
+    if (rc < 0 && b->o->keep_going) { /* -k: the image targets fail, what does not need them runs */
+      term_msg("dbx: error: %s", err);
+      b->engine_error = err;
+      images = 0;
+    } else if (rc < 0) plan_fail(b, err);
     else
       for (size_t i = 0; i < n; i++)
         if (b->jobs[i].t->kind == KIND_IMAGE) key_base_images(b, b->jobs[i].t);
@@ -338,6 +342,7 @@ void plan_close(struct build *b) {
   map_free(b->producer);
   map_free(b->item_of);
   free(b->plan_error);
+  free(b->engine_error);
   image_index_free(&b->ix);
   image_cli_free(&b->cli);
   engine_close(b->eng);

@@ -111,6 +111,22 @@ def test_engine_unreachable(proj):
     assert "scripts/engine.sh start" in r.err, r
 
 
+def test_engine_unreachable_with_k_still_runs_host_side_targets(proj):
+    proj.recipe('''\
+        image "x" { dockerfile = "FROM python:3.11-slim\\n" }
+        image "y" { deps = { "x" }, dockerfile = "FROM {{dep:x}}\\n" }
+        target "host-side" { run = { "sh", "-c", "echo fine > side.txt" }, outputs = { "side.txt" } }
+        ''')
+    sock = proj.side / "no-engine.sock"
+    r = proj.build("-k", env={"DOCKER_HOST": f"unix://{sock}"})
+    assert r.code == 1, r
+    assert f"cannot reach the container engine at unix://{sock}" in r.err, r
+    assert r.status == {"x": "failed", "y": "skipped", "host-side": "built"}, r
+    assert proj.read("side.txt") == "fine\n"
+    records = [line.split("\t")[1] for line in proj.read(".dbx/store").splitlines()[1:] if "\t" in line]
+    assert records == ["host-side"]
+
+
 def test_docker_client_without_buildkit(proj):
     fake = proj.side / "bin"
     fake.mkdir()
