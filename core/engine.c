@@ -265,6 +265,8 @@ void *engine_send(engine *e, const engine_req *q, engine_cb cb, void *ud) {
   r->headers = api.slist_append(NULL, ct);
   free(ct);
   if (q->header) r->headers = api.slist_append(r->headers, q->header);
+  /* no "Expect: 100-continue" round trip before a body (an archive PUT) */
+  if (q->body) r->headers = api.slist_append(r->headers, "Expect:");
   api.easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
   if (q->body) {
     r->body = xmalloc(q->body_len + 1);
