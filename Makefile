@@ -21,7 +21,7 @@ CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-MODULES := util map hash statcache glob ignore graph key store proc sched term recipe graphcache engine image imagebuild images plan build container tarmem watch dev push
+MODULES := util map hash statcache glob ignore graph key store proc sched term recipe graphcache sshbridge engine image imagebuild images plan build container tarmem watch dev push
 LUA_SRC := $(wildcard lua/dbx/*.lua) $(wildcard recipes/*.lua)
 OBJS    := $(MODULES:%=$(BUILD)/%.o) $(BUILD)/embedded.o
 UNIT    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
@@ -99,7 +99,7 @@ test-e2e: setup $(BUILD)/dbx
 # The unit tests and the end-to-end tests that need no image build, with dbx
 # built with AddressSanitizer and UndefinedBehaviorSanitizer (build-san/).
 SAN_E2E := test_cli.py test_bad_input.py test_quoting.py test_schedule.py test_incremental.py test_init.py \
-           test_security.py
+           test_security.py test_ssh_engine.py
 test-san: setup
 	$(MAKE) SAN=1 test-unit build-san/dbx
 	DBX=$(CURDIR)/build-san/dbx DBX_PULL=never scripts/with-engine.sh python3 -m pytest -q -p no:cacheprovider \

@@ -1,5 +1,7 @@
 #include "engine.h"
 
+#include "sshbridge.h"
+
 #include <curl/curl.h>
 #include <stddef.h>
 #include <openssl/crypto.h>
@@ -56,6 +58,7 @@ struct engine {
   uv_timer_t timer;
   char *address;   /* as the user wrote it */
   char *socket;    /* unix socket path, or NULL for tcp */
+  sshbridge *ssh;  /* for ssh://: the local socket that reaches it */
   char *base;      /* URL prefix */
   struct req *pending;
 };
@@ -195,13 +198,22 @@ int engine_open(uv_loop_t *loop, const char *host, engine **out, char **err) {
     e->base = xstrdup("http://docker");
   } else if (strncmp(host, "tcp://", 6) == 0) {
     e->base = xasprintf("http://%s", host + 6);
+  } else if (strncmp(host, "ssh://", 6) == 0) {
+    if (sshbridge_open(loop, host, &e->ssh, err) < 0) {
+      free(e->address);
+      free(e);
+      return -1;
+    }
+    e->socket = xstrdup(sshbridge_socket(e->ssh));
+    e->base = xstrdup("http://docker");
   } else {
-    *err = xasprintf("DOCKER_HOST=%s: dbx speaks to unix:// and tcp:// engines (for ssh://, forward the socket: ssh -L /tmp/docker.sock:/var/run/docker.sock HOST, then DOCKER_HOST=unix:///tmp/docker.sock)", host);
+    *err = xasprintf("DOCKER_HOST=%s: dbx speaks to unix://, tcp:// and ssh:// engines", host);
     free(e->address);
     free(e);
     return -1;
   }
   if (load_curl(err) < 0) {
+    sshbridge_close(e->ssh);
     free(e->address);
     free(e->socket);
     free(e->base);
@@ -347,6 +359,12 @@ void engine_wait(engine *e, size_t *pending) {
 
 char *engine_unreachable_msg(const engine *e, const char *why) {
   struct stat st;
+  if (e->ssh) { /* what ssh said is the reason, when it said anything */
+    const char *said = sshbridge_last_error(e->ssh);
+    return xasprintf("cannot reach the container engine at %s over ssh: %s\n"
+                     "  (dbx runs: ssh -o BatchMode=yes HOST docker system dial-stdio, with your ssh setup)",
+                     e->address, said ? said : why);
+  }
   if (e->socket && stat(e->socket, &st) < 0) why = "there is no such socket";
   else if (e->socket && strstr(why, "Couldn't connect")) why = "nothing answers on that socket";
   return xasprintf("cannot reach the container engine at %s: %s\n"
@@ -367,5 +385,7 @@ void engine_close(engine *e) {
   if (!e) return;
   while (e->pending) engine_cancel(e, e->pending);
   api.multi_cleanup(e->multi);
+  sshbridge_close(e->ssh);
+  e->ssh = NULL;
   uv_close((uv_handle_t *)&e->timer, on_timer_close);
 }

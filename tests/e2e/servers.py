@@ -1,7 +1,8 @@
 """Servers the end-to-end tests start for themselves, each on 127.0.0.1 with a
 port of its own, and stop by their own process id: a Redis server (the trades
-example's broker), a registry (Debian's docker-registry), and a second, empty
-private dockerd with its own data root and socket."""
+example's broker), a registry (Debian's docker-registry), a second, empty
+private dockerd with its own data root and socket, and an sshd that serves the
+test engine as `docker system dial-stdio` does."""
 
 import os
 import shutil
@@ -133,4 +134,51 @@ class SecondEngine:
         stop(self.proc, timeout=30)
         self.log.close()
         subprocess.run(["umount", "-R", os.path.join(self.dir, "data")], capture_output=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class SSHEngine:
+    """sshd on 127.0.0.1:PORT whose only login (a key made here) runs
+    `docker system dial-stdio` against the test engine; an `ssh` wrapper in
+    self.bin that uses that key, to put first on PATH for dbx and the docker CLI."""
+
+    def __init__(self, docker_host):
+        assert shutil.which("sshd") or os.path.exists("/usr/sbin/sshd"), \
+            "sshd is missing: run scripts/setup.sh (Debian's openssh-server)"
+        os.makedirs("/run/sshd", exist_ok=True)  # sshd's privilege separation folder
+        self.dir = tempfile.mkdtemp(prefix="dbx-ssh-test-")
+        d = self.dir
+        for name in ("host_key", "client_key"):
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", os.path.join(d, name)], check=True)
+        pub = open(os.path.join(d, "client_key.pub")).read().strip()
+        with open(os.path.join(d, "authorized_keys"), "w") as f:
+            f.write(f'command="DOCKER_HOST={docker_host} exec /usr/bin/docker system dial-stdio",'
+                    f"no-port-forwarding,no-pty,no-agent-forwarding,no-X11-forwarding {pub}\n")
+        self.port = free_port()
+        cfg = os.path.join(d, "sshd_config")
+        with open(cfg, "w") as f:
+            f.write(f"Port {self.port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n"
+                    f"AuthorizedKeysFile {d}/authorized_keys\nPasswordAuthentication no\n"
+                    "KbdInteractiveAuthentication no\nUsePAM no\nPermitRootLogin prohibit-password\n"
+                    "StrictModes no\n")
+        self.log = open(os.path.join(d, "sshd.log"), "w")
+        self.proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", cfg], stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        wait_port(self.port, self.proc)
+        self.bin = os.path.join(d, "bin")
+        os.makedirs(self.bin)
+        wrapper = os.path.join(self.bin, "ssh")
+        with open(wrapper, "w") as f:
+            f.write(f"#!/bin/sh\nexec /usr/bin/ssh -i {d}/client_key -o StrictHostKeyChecking=no "
+                    f'-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR "$@"\n')
+        os.chmod(wrapper, 0o755)
+        self.url = f"ssh://root@127.0.0.1:{self.port}"
+
+    def env(self):
+        """DOCKER_HOST and PATH for a process that should reach the engine over this ssh."""
+        return {"DOCKER_HOST": self.url, "PATH": f"{self.bin}:{os.environ['PATH']}"}
+
+    def close(self):
+        stop(self.proc)
+        self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
