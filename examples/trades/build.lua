@@ -22,6 +22,9 @@
 --     deployments/dev/ say runAsUser;
 --   * the broker is Redis Streams (no Kafka broker runs on the test machines);
 --     BROKER_ADDRESS, or the seed's KAFKA_BROKER_ADDRESS, names it;
+--   * the entrypoint is dbx's start.sh (it activates the venv) and the seed's
+--     `sh -c "exec python .../main.py"` is the CMD, so `docker run IMAGE sh`
+--     still gives a shell in the venv;
 --   * the stand-in images named python:3.12 hold Python 3.11 (see DESIGN.md).
 local python = require "dbx.python"
 

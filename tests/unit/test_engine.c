@@ -468,15 +468,25 @@ static void tcp_engine_is_reached(void **state) {
   free(body);
 }
 
-static void ssh_host_is_refused_with_a_way_out(void **state) {
+static void ssh_host_gets_a_bridge_that_closes_cleanly(void **state) {
   fixture *f = *state;
   engine *e = NULL;
-  assert_int_equal(engine_open(&f->loop, "ssh://deploy@build-box", &e, &f->err), -1);
+  assert_int_equal(engine_open(&f->loop, "ssh://deploy@build-box", &e, &f->err), 0);
+  assert_non_null(e);
+  assert_string_equal(engine_address(e), "ssh://deploy@build-box");
+  assert_false(uv_loop_alive(&f->loop)); /* a bridge waiting for connections keeps nothing running */
+  engine_close(e);
+  uv_run(&f->loop, UV_RUN_DEFAULT);
+}
+
+static void other_schemes_are_refused_naming_the_ones_it_speaks(void **state) {
+  fixture *f = *state;
+  engine *e = NULL;
+  assert_int_equal(engine_open(&f->loop, "npipe:////./pipe/docker_engine", &e, &f->err), -1);
   assert_null(e);
-  assert_non_null(f->err);
-  if (!strstr(f->err, "ssh://deploy@build-box") || !strstr(f->err, "unix://") ||
-      !strstr(f->err, "ssh -L"))
-    fail_msg("the message should name the host and how to forward its socket:\n%s", f->err);
+  if (!strstr(f->err, "npipe://") || !strstr(f->err, "unix://") || !strstr(f->err, "tcp://") ||
+      !strstr(f->err, "ssh://"))
+    fail_msg("the message should name the address and the schemes dbx speaks:\n%s", f->err);
   assert_false(uv_loop_alive(&f->loop)); /* nothing left behind */
 }
 
@@ -526,7 +536,8 @@ int main(void) {
       T(docker_host_from_the_environment_is_used),
       T(without_docker_host_the_default_socket_is_named),
       T(tcp_engine_is_reached),
-      T(ssh_host_is_refused_with_a_way_out),
+      T(ssh_host_gets_a_bridge_that_closes_cleanly),
+      T(other_schemes_are_refused_naming_the_ones_it_speaks),
       T(close_with_a_request_pending_calls_nothing),
       T(close_before_the_loop_ran_calls_nothing),
   };
