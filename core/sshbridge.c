@@ -176,12 +176,6 @@ static void on_connection(uv_stream_t *server, int status) {
   sv_push(&argv, "ssh");
   sv_push(&argv, "-o");
   sv_push(&argv, "BatchMode=yes");
-  /* one ssh login carries the connections that follow it (each request the
-   * engine client makes at once would otherwise pay for its own handshake) */
-  sv_push(&argv, "-o");
-  sv_push(&argv, "ControlMaster=auto");
-  sv_push(&argv, "-o");
-  sv_push_own(&argv, xasprintf("ControlPath=%s/cm", b->dir));
   if (b->user) {
     sv_push(&argv, "-l");
     sv_push(&argv, b->user);

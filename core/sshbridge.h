@@ -2,10 +2,10 @@
  * way the docker CLI does. dbx listens on a unix socket of its own (in a
  * private temporary folder); each connection made to it runs
  *   ssh -o BatchMode=yes [-p PORT] [-l USER] -- HOST docker system dial-stdio
- * (sharing one login through an ssh control socket in that folder; ssh and
- * its configuration from PATH and ~/.ssh, as the CLI uses them) and
- * copies bytes both ways on the libuv loop. The engine client then speaks
- * HTTP to that socket as to a local one. */
+ * (ssh and its configuration from PATH and ~/.ssh, as the CLI uses them)
+ * and copies bytes both ways on the libuv loop. Each connection is its own
+ * login: no shared master that a killed dbx could leave behind. The engine
+ * client then speaks HTTP to that socket as to a local one. */
 #ifndef DBX_SSHBRIDGE_H
 #define DBX_SSHBRIDGE_H
 
