@@ -187,6 +187,94 @@ int container_exec(engine *e, const char *id, const strvec *argv, const char *us
   return rc;
 }
 
+static void add_stdout_line(void *ud, int stream, const char *line, size_t len) {
+  if (stream != 1) return;
+  sb_addn(ud, line, len);
+  sb_addc(ud, '\n');
+}
+
+int container_exec_output(engine *e, const char *id, const strvec *argv, const char *user, int *status,
+                          char **out, char **err) {
+  cJSON *cfg = cJSON_CreateObject(), *cmd = cJSON_AddArrayToObject(cfg, "Cmd");
+  for (size_t i = 0; i < argv->n; i++) cJSON_AddItemToArray(cmd, cJSON_CreateString(argv->v[i]));
+  if (user) cJSON_AddStringToObject(cfg, "User", user);
+  cJSON_AddTrueToObject(cfg, "AttachStdout");
+  cJSON_AddTrueToObject(cfg, "AttachStderr");
+  char *json = cJSON_PrintUnformatted(cfg), *path = xasprintf("/containers/%s/exec", id), *body = NULL;
+  cJSON_Delete(cfg);
+  static const long created[] = {201, 0};
+  int rc = call(e, "POST", path, json, "running a command in the container", created, &body, err);
+  free(json);
+  free(path);
+  char *exec_id = NULL;
+  if (rc == 0) {
+    cJSON *j = cJSON_Parse(body);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "Id");
+    if (cJSON_IsString(v)) exec_id = xstrdup(v->valuestring);
+    cJSON_Delete(j);
+    if (!exec_id) {
+      *err = xstrdup("running a command in the container: no exec id in the answer");
+      rc = -1;
+    }
+  }
+  free(body);
+  if (rc < 0) return rc;
+  /* attached: the answer is its output, framed as a log stream, until it ends */
+  path = xasprintf("/exec/%s/start", exec_id);
+  static const char start[] = "{\"Detach\":false,\"Tty\":false}";
+  engine_req q = {.method = "POST", .path = path, .body = start, .body_len = sizeof start - 1, .timeout_ms = 60000};
+  char *stream = NULL;
+  size_t len = 0;
+  long st = engine_send_wait(e, &q, &stream, &len);
+  free(path);
+  if (st != 200) {
+    *err = st < 0 ? xasprintf("running a command in the container: %s", stream ? stream : "no answer")
+                  : xasprintf("running a command in the container: the engine answered %ld", st);
+    free(stream);
+    free(exec_id);
+    return -1;
+  }
+  strbuf sb = {0};
+  container_logs *l = container_logs_new(add_stdout_line, NULL, &sb);
+  container_logs_feed(l, stream, len);
+  container_logs_finish(l);
+  container_logs_close(l);
+  free(stream);
+  path = xasprintf("/exec/%s/json", exec_id);
+  body = NULL;
+  static const long ok_get[] = {200, 0};
+  rc = call(e, "GET", path, NULL, "running a command in the container", ok_get, &body, err);
+  if (rc == 0) {
+    cJSON *j = cJSON_Parse(body);
+    const cJSON *code = cJSON_GetObjectItemCaseSensitive(j, "ExitCode");
+    *status = cJSON_IsNumber(code) ? code->valueint : -1;
+    cJSON_Delete(j);
+  }
+  free(body);
+  free(path);
+  free(exec_id);
+  if (rc == 0) *out = sb.buf ? sb_take(&sb) : xstrdup("");
+  else sb_free(&sb);
+  return rc;
+}
+
+int container_added(engine *e, const char *id, strvec *paths, char **err) {
+  char *path = xasprintf("/containers/%s/changes", id), *body = NULL;
+  static const long ok[] = {200, 0};
+  int rc = call(e, "GET", path, NULL, "listing the container's changes", ok, &body, err);
+  free(path);
+  if (rc == 0) {
+    cJSON *list = cJSON_Parse(body), *c;
+    cJSON_ArrayForEach(c, list) {
+      const cJSON *p = cJSON_GetObjectItemCaseSensitive(c, "Path"), *k = cJSON_GetObjectItemCaseSensitive(c, "Kind");
+      if (cJSON_IsString(p) && cJSON_IsNumber(k) && k->valueint == 1) sv_push(paths, p->valuestring);
+    }
+    cJSON_Delete(list);
+  }
+  free(body);
+  return rc;
+}
+
 /* A request with a tar body (or none), run to its end. */
 static long raw_call(engine *e, const char *method, const char *path, const char *body, size_t len,
                      char **out, size_t *outlen) {

@@ -43,6 +43,13 @@ int container_get_archive(engine *e, const char *id, const char *path, char **ta
 /* Run argv in the running container as user (NULL: the image's) and wait
  * for it; *status receives its exit status. */
 int container_exec(engine *e, const char *id, const strvec *argv, const char *user, int *status, char **err);
+/* container_exec, also collecting what it prints on stdout into *out (its
+ * stderr is dropped; caller frees). */
+int container_exec_output(engine *e, const char *id, const strvec *argv, const char *user, int *status,
+                          char **out, char **err);
+/* Append to paths each path added to the container since its image was made
+ * (GET /containers/ID/changes, Kind 1). 0, or -1 with *err set. */
+int container_added(engine *e, const char *id, strvec *paths, char **err);
 
 /* Following a container's output: line gets each complete line of stdout or
  * stderr (without its newline, stream 1 or 2); end is called once when the

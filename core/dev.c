@@ -473,9 +473,10 @@ static cJSON *container_config(struct svc *s, const cJSON *cfg) {
   cJSON_AddStringToObject(lab, "dbx.project", d->project);
   cJSON_AddStringToObject(lab, "dbx.service", s->name);
   cJSON_AddStringToObject(lab, "dbx.dev", "1");
-  if (s->syncdir) { /* for a later dbx dev to adopt it */
+  if (s->syncdir || d->archive) { /* for a later dbx dev to adopt it */
     char *dp = deps_print(s);
-    cJSON_AddStringToObject(lab, "dbx.sync", s->syncdir);
+    if (s->syncdir) cJSON_AddStringToObject(lab, "dbx.sync", s->syncdir);
+    else cJSON_AddStringToObject(lab, "dbx.archive", "1");
     cJSON_AddStringToObject(lab, "dbx.deps", dp);
     free(dp);
   }
@@ -1134,9 +1135,76 @@ static void report_ready(struct svc *s, uint64_t t0) {
  * a sync folder: bring the sync
  * folder in line with the host by content, restart the app if anything
  * differed. 1 when adopted, 0 when there is nothing to adopt. */
+/* Archive mode: the context-relative source files whose content in the
+ * container (sha256sum run there) differs from the host's, and the files
+ * added to the container since its image (what dbx copied in) that the host
+ * no longer has, known as held so that they are deleted. */
+static void archive_differences(struct svc *s, strvec *rels) {
+  struct dev *d = s->d;
+  target *t = graph_find(*d->g, s->source_t ? s->source_t : "");
+  strvec files = {0}, argv = {0};
+  sv_push(&argv, "sha256sum");
+  sv_push(&argv, "--");
+  for (size_t i = 0; t && i < t->inputs.n; i++) {
+    const char *r;
+    if (!under(t->inputs.v[i], s->context, &r) || !*r) continue;
+    sv_push(&files, r);
+    sv_push_own(&argv, xasprintf("%s/%s", s->workdir, r));
+  }
+  char *out = NULL, *err = NULL;
+  int status = 0;
+  map *theirs = map_new();
+  if (files.n && container_exec_output(d->e, s->cid, &argv, "root", &status, &out, &err) < 0) {
+    say(s, "cannot compare the container's files (%s); copying them all", err);
+    free(err);
+  }
+  for (char *line = out ? strtok(out, "\n") : NULL; line; line = strtok(NULL, "\n")) {
+    if (strlen(line) > 66 && line[64] == ' ' && line[65] == ' ') { /* "HEX  PATH"; an escaped name: copied again */
+      line[64] = 0;
+      map_put(theirs, line + 66, line);
+    }
+  }
+  for (size_t i = 0; i < files.n; i++) {
+    char *host = path_join(s->context, files.v[i]), *in = xasprintf("%s/%s", s->workdir, files.v[i]);
+    unsigned char dg[HASH_LEN];
+    char hex[HASH_HEX];
+    const char *their = map_get(theirs, in);
+    int same = their && hash_file(host, dg) == 0 && (hash_hex(dg, hex), strcmp(hex, their) == 0);
+    if (!same) sv_push(rels, files.v[i]);
+    free(host);
+    free(in);
+  }
+  map_free(theirs);
+  free(out);
+  strvec added = {0};
+  size_t wl = strlen(s->workdir);
+  if (container_added(d->e, s->cid, &added, &err) == 0) {
+    for (size_t i = 0; i < added.n; i++) {
+      const char *p = added.v[i];
+      if (strncmp(p, s->workdir, wl) != 0 || p[wl] != '/') continue;
+      const char *rel = p + wl + 1, *slash = strchr(rel, '/');
+      int in_sources = 0; /* only below a folder the source layer fills */
+      for (size_t m = 0; slash && m < s->mounts.n && !in_sources; m++)
+        in_sources = strlen(s->mounts.v[m]) == (size_t)(slash - rel) && strncmp(s->mounts.v[m], rel, (size_t)(slash - rel)) == 0;
+      char *host = path_join(s->context, rel);
+      struct stat st;
+      if (in_sources && lstat(host, &st) < 0) {
+        know(s, rel, 1);
+        sv_push(rels, rel);
+      }
+      free(host);
+    }
+  } else {
+    free(err);
+  }
+  sv_free(&added);
+  sv_free(&files);
+  sv_free(&argv);
+}
+
 static int adopt(struct svc *s) {
   struct dev *d = s->d;
-  if (d->archive || s->mount) return 0;
+  if (s->mount) return 0;
   strvec labels = {0}, ids = {0};
   sv_push_own(&labels, xasprintf("dbx.project=%s", d->project));
   sv_push_own(&labels, xasprintf("dbx.service=%s", s->name));
@@ -1153,10 +1221,12 @@ static int adopt(struct svc *s) {
     const cJSON *lab = cJSON_GetObjectItemCaseSensitive(cfg, "Labels");
     const char *dp = json_str(lab, "dbx.deps");
     sync = json_str(lab, "dbx.sync");
+    const char *arch = json_str(lab, "dbx.archive");
     char *now = deps_print(s);
     struct stat sb;
     found = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(st, "Running")) && dp && strcmp(dp, now) == 0 &&
-            sync && stat(sync, &sb) == 0 && S_ISDIR(sb.st_mode);
+            (d->archive ? arch && strcmp(arch, "1") == 0
+                        : sync && stat(sync, &sb) == 0 && S_ISDIR(sb.st_mode));
     free(now);
     if (found) { /* it runs the image it was made from, whatever was built since */
       free(s->image_id);
@@ -1168,28 +1238,33 @@ static int adopt(struct svc *s) {
   free(err);
   if (found) {
     s->cid = xstrdup(ids.v[0]);
-    s->syncdir = xstrdup(sync);
     pick_mounts(s);
-    char *sd = state_dir_of(s);
-    s->rundir = xasprintf("%s/run", sd);
-    free(sd);
+    if (!d->archive) {
+      s->syncdir = xstrdup(sync);
+      char *sd = state_dir_of(s);
+      s->rundir = xasprintf("%s/run", sd);
+      free(sd);
+    }
     know_image(s);
     attach_signal(s);
     s->logs_ended = 0;
     s->logs = container_logs_follow(d->e, s->cid, 0, on_log_line, on_log_end, s);
-    /* every source file the host has now, compared with the sync folder by content */
     strvec rels = {0}, names = {0};
-    target *t = graph_find(*d->g, s->source_t ? s->source_t : "");
-    for (size_t i = 0; t && i < t->inputs.n; i++) {
-      const char *r;
-      if (under(t->inputs.v[i], s->context, &r) && *r && is_mounted(s, r)) sv_push(&rels, r);
+    if (d->archive) {
+      archive_differences(s, &rels);
+    } else { /* every source file the host has now, compared with the sync folder by content */
+      target *t = graph_find(*d->g, s->source_t ? s->source_t : "");
+      for (size_t i = 0; t && i < t->inputs.n; i++) {
+        const char *r;
+        if (under(t->inputs.v[i], s->context, &r) && *r && is_mounted(s, r)) sv_push(&rels, r);
+      }
+      char *manifest = xasprintf("%s/synced", s->syncdir), *text = NULL;
+      size_t len;
+      if (read_file(manifest, &text, &len) == 0) /* what dbx copied in before: deleted on the host since? */
+        for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) sv_push(&rels, line);
+      free(text);
+      free(manifest);
     }
-    char *manifest = xasprintf("%s/synced", s->syncdir), *text = NULL;
-    size_t len;
-    if (read_file(manifest, &text, &len) == 0) /* what dbx copied in before: deleted on the host since? */
-      for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) sv_push(&rels, line);
-    free(text);
-    free(manifest);
     sv_sort_uniq(&rels);
     say(s, "adopting container %.12s, left running by an earlier dbx dev", s->cid);
     reload_source(s, &rels, &names);

@@ -341,3 +341,45 @@ def test_a_tcp_engine_gets_files_through_the_archive_api(lab):
         proxy.close()
     assert r.code == 130
     assert dev_containers(lab.engine, lab) == []
+
+
+def test_a_kept_container_on_a_tcp_engine_is_adopted_by_content(lab):
+    """Over the archive API too: what the container holds is compared with the
+    host by digest (sha256sum run in it), what differs is copied, and a file
+    dbx had copied in that the host no longer has is deleted."""
+    host = lab.engine.env["DOCKER_HOST"]
+    proxy = TcpProxy(host[len("unix://"):])
+    env = {"DOCKER_HOST": f"tcp://127.0.0.1:{proxy.port}"}
+    extra = f"{PKG}/adopted_extra.py"
+    in_container = "/app/src/lablink_allocator/adopted_extra.py"  # /app holds the allocator folder
+    try:
+        s = Session(lab, "allocator", "--keep", env=env)
+        cid = s.ready["container_id"]
+        lab.write(extra, "X = 1\n", dedent=False)
+        ev = s.reload()
+        assert "error" not in ev, ev
+        assert inside(lab, cid, f"cat {in_container}") == "X = 1\n"
+        r = s.stop()
+        assert r.code == 130, r
+        assert dev_containers(lab.engine, lab) == [cid], "--keep leaves it running"
+        # while no dbx dev runs: one edit, one deletion
+        lab.edit(APP, "edited=6,", "edited=7,")
+        lab.path(extra).unlink()
+        s = Session(lab, "allocator", env=env)
+        try:
+            assert s.ready["container_id"] == cid, "the running container is taken over, not replaced"
+            assert any(e["event"] == "dev" and "adopting container" in e["message"] for e in s.run.seen)
+            assert get(5000).get("edited") == 7, "what differed by content was copied and the app restarted"
+            gone = lab.engine.exec(cid, f"test -e {in_container} && echo present || echo gone").stdout.strip()
+            assert gone == "gone", "a file dbx had copied in and the host deleted is deleted"
+            # the image's own files the host still has, unchanged, were not copied again
+            adopted = [e for e in s.run.seen if e["event"] == "reload"]
+            assert adopted and "synced 1 file" in adopted[-1]["action"] and "deleted 1" in adopted[-1]["action"], adopted
+        finally:
+            r = s.stop()
+        assert r.code == 130
+        assert dev_containers(lab.engine, lab) == []
+    finally:
+        proxy.close()
+        for c in dev_containers(lab.engine, lab):
+            lab.engine.remove(c)
