@@ -131,28 +131,42 @@ int container_find(engine *e, const strvec *labels, strvec *ids, char **err) {
   return rc;
 }
 
-int container_exec(engine *e, const char *id, const strvec *argv, const char *user, int *status, char **err) {
+/* POST /containers/ID/exec for argv as user (its output attached or not):
+ * 0 with *exec_id set (caller frees), or -1 with *err set. */
+static int exec_create(engine *e, const char *id, const strvec *argv, const char *user, int attach, char **exec_id,
+                       char **err) {
   cJSON *cfg = cJSON_CreateObject(), *cmd = cJSON_AddArrayToObject(cfg, "Cmd");
   for (size_t i = 0; i < argv->n; i++) cJSON_AddItemToArray(cmd, cJSON_CreateString(argv->v[i]));
   if (user) cJSON_AddStringToObject(cfg, "User", user);
+  if (attach) {
+    cJSON_AddTrueToObject(cfg, "AttachStdout");
+    cJSON_AddTrueToObject(cfg, "AttachStderr");
+  }
   char *json = cJSON_PrintUnformatted(cfg), *path = xasprintf("/containers/%s/exec", id), *body = NULL;
   cJSON_Delete(cfg);
-  static const long created[] = {201, 0}, ok[] = {200, 204, 0};
+  static const long created[] = {201, 0};
   int rc = call(e, "POST", path, json, "running a command in the container", created, &body, err);
   free(json);
   free(path);
-  char *exec_id = NULL;
+  *exec_id = NULL;
   if (rc == 0) {
     cJSON *j = cJSON_Parse(body);
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "Id");
-    if (cJSON_IsString(v)) exec_id = xstrdup(v->valuestring);
+    if (cJSON_IsString(v)) *exec_id = xstrdup(v->valuestring);
     cJSON_Delete(j);
-    if (!exec_id) {
+    if (!*exec_id) {
       *err = xstrdup("running a command in the container: no exec id in the answer");
       rc = -1;
     }
   }
   free(body);
+  return rc;
+}
+
+int container_exec(engine *e, const char *id, const strvec *argv, const char *user, int *status, char **err) {
+  static const long ok[] = {200, 204, 0};
+  char *exec_id = NULL, *path, *body;
+  int rc = exec_create(e, id, argv, user, 0, &exec_id, err);
   if (rc < 0) return rc;
   path = xasprintf("/exec/%s/start", exec_id);
   rc = call(e, "POST", path, "{\"Detach\":true}", "running a command in the container", ok, NULL, err);
@@ -195,29 +209,8 @@ static void add_stdout_line(void *ud, int stream, const char *line, size_t len) 
 
 int container_exec_output(engine *e, const char *id, const strvec *argv, const char *user, int *status,
                           char **out, char **err) {
-  cJSON *cfg = cJSON_CreateObject(), *cmd = cJSON_AddArrayToObject(cfg, "Cmd");
-  for (size_t i = 0; i < argv->n; i++) cJSON_AddItemToArray(cmd, cJSON_CreateString(argv->v[i]));
-  if (user) cJSON_AddStringToObject(cfg, "User", user);
-  cJSON_AddTrueToObject(cfg, "AttachStdout");
-  cJSON_AddTrueToObject(cfg, "AttachStderr");
-  char *json = cJSON_PrintUnformatted(cfg), *path = xasprintf("/containers/%s/exec", id), *body = NULL;
-  cJSON_Delete(cfg);
-  static const long created[] = {201, 0};
-  int rc = call(e, "POST", path, json, "running a command in the container", created, &body, err);
-  free(json);
-  free(path);
-  char *exec_id = NULL;
-  if (rc == 0) {
-    cJSON *j = cJSON_Parse(body);
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "Id");
-    if (cJSON_IsString(v)) exec_id = xstrdup(v->valuestring);
-    cJSON_Delete(j);
-    if (!exec_id) {
-      *err = xstrdup("running a command in the container: no exec id in the answer");
-      rc = -1;
-    }
-  }
-  free(body);
+  char *exec_id = NULL, *path, *body;
+  int rc = exec_create(e, id, argv, user, 1, &exec_id, err);
   if (rc < 0) return rc;
   /* attached: the answer is its output, framed as a log stream, until it ends */
   path = xasprintf("/exec/%s/start", exec_id);
