@@ -133,8 +133,15 @@ class SecondEngine:
             self.docker("rm", "-f", cid, check=False)
         stop(self.proc, timeout=30)
         self.log.close()
-        subprocess.run(["umount", "-R", os.path.join(self.dir, "data")], capture_output=True)
+        # what dockerd leaves mounted below its folder (the network namespace under
+        # its exec root, overlays under its data root): deepest first
+        with open("/proc/self/mounts") as f:
+            mounts = [line.split()[1] for line in f if line.split()[1].startswith(self.dir + "/")]
+        for m in sorted(mounts, reverse=True):
+            if subprocess.run(["umount", m], capture_output=True).returncode != 0:
+                subprocess.run(["umount", "-l", m], capture_output=True)
         shutil.rmtree(self.dir, ignore_errors=True)
+        assert not os.path.exists(self.dir), f"could not remove {self.dir}"
 
 
 class SSHEngine:
