@@ -379,6 +379,10 @@ int build_run(graph *g, const size_t *roots, size_t nroots, const build_opts *o)
     goto out;
   }
   plan_retag(&b);
+  for (size_t i = 0; i < b.n; i++) { /* what the recipe warns about, at every build that includes it */
+    const char *warn = target_get_meta(b.jobs[i].t, "warning");
+    if (warn) term_msg("dbx: warning: %s %s", b.jobs[i].t->name, warn);
+  }
   term_plan(count, dirty);
   static const sched_ops ops = {start_job, skip_job, on_all_done};
   b.s = sched_new(&loop, b.n, &ops, &b, o->jobs, o->keep_going);

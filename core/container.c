@@ -73,13 +73,18 @@ int container_kill(engine *e, const char *id, const char *signal, char **err) {
   return rc;
 }
 
-int container_remove(engine *e, const char *id, int timeout_s, char **err) {
+int container_stop(engine *e, const char *id, int timeout_s, char **err) {
   char *path = xasprintf("/containers/%s/stop?t=%d", id, timeout_s);
   static const long ok_stop[] = {204, 304, 404, 0};
   int rc = call(e, "POST", path, NULL, "stopping the container", ok_stop, NULL, err);
   free(path);
+  return rc;
+}
+
+int container_remove(engine *e, const char *id, int timeout_s, char **err) {
+  int rc = container_stop(e, id, timeout_s, err);
   if (rc < 0) return rc;
-  path = xasprintf("/containers/%s?force=1&v=1", id);
+  char *path = xasprintf("/containers/%s?force=1&v=1", id);
   static const long ok_rm[] = {204, 404, 0};
   rc = call(e, "DELETE", path, NULL, "removing the container", ok_rm, NULL, err);
   free(path);
@@ -164,40 +169,9 @@ static int exec_create(engine *e, const char *id, const strvec *argv, const char
 }
 
 int container_exec(engine *e, const char *id, const strvec *argv, const char *user, int *status, char **err) {
-  static const long ok[] = {200, 204, 0};
-  char *exec_id = NULL, *path, *body;
-  int rc = exec_create(e, id, argv, user, 0, &exec_id, err);
-  if (rc < 0) return rc;
-  path = xasprintf("/exec/%s/start", exec_id);
-  rc = call(e, "POST", path, "{\"Detach\":true}", "running a command in the container", ok, NULL, err);
-  free(path);
-  /* Detached: ask until it has finished (a few milliseconds for what dbx runs) */
-  path = xasprintf("/exec/%s/json", exec_id);
-  for (int tries = 0; rc == 0; tries++) {
-    body = NULL;
-    static const long ok_get[] = {200, 0};
-    if (call(e, "GET", path, NULL, "running a command in the container", ok_get, &body, err) < 0) {
-      rc = -1;
-      break;
-    }
-    cJSON *j = cJSON_Parse(body);
-    free(body);
-    const cJSON *run = cJSON_GetObjectItemCaseSensitive(j, "Running");
-    const cJSON *code = cJSON_GetObjectItemCaseSensitive(j, "ExitCode");
-    int done = cJSON_IsFalse(run);
-    if (done) *status = cJSON_IsNumber(code) ? code->valueint : -1;
-    cJSON_Delete(j);
-    if (done) break;
-    if (tries > 6000) {
-      *err = xstrdup("running a command in the container: it did not finish within a minute");
-      rc = -1;
-      break;
-    }
-    struct timespec ts = {0, 10 * 1000000};
-    nanosleep(&ts, NULL);
-  }
-  free(path);
-  free(exec_id);
+  char *out = NULL;
+  int rc = container_exec_output(e, id, argv, user, status, &out, err);
+  free(out);
   return rc;
 }
 

@@ -21,6 +21,9 @@ int container_create(engine *e, const char *name, const cJSON *config, char **id
 int container_start(engine *e, const char *id, char **err);
 /* Send signal ("HUP", "SIGTERM") to its PID 1. */
 int container_kill(engine *e, const char *id, const char *signal, char **err);
+/* Stop it (its stop signal, then KILL after timeout_s); a container already
+ * stopped or gone is not an error. */
+int container_stop(engine *e, const char *id, int timeout_s, char **err);
 /* Stop it (its stop signal, then KILL after timeout_s) and remove it with its
  * anonymous volumes; a container already gone is not an error. */
 int container_remove(engine *e, const char *id, int timeout_s, char **err);

@@ -1307,18 +1307,19 @@ static int first_start(struct svc *s) {
 }
 
 /* The image changed (deps, base or recipe): replace the container, keeping the
- * old one if the new one does not become healthy. */
-static void replace(struct svc *s, const char *reason) {
+ * old one if the new one does not become healthy. 1 when a new container took
+ * over (built with the source as it is now), else 0. */
+static int replace(struct svc *s, const char *reason) {
   struct dev *d = s->d;
   uint64_t t0 = now_ms();
   cJSON *cfg = NULL;
   char *id = built_image(s, &cfg);
-  if (!id) return;
+  if (!id) return 0;
   if (s->image_id && strcmp(id, s->image_id) == 0 && s->cid) {
     free(id);
     cJSON_Delete(cfg);
     if (term_verbose()) say(s, "%s, and the dev image is the same: nothing to do", reason);
-    return;
+    return 0;
   }
   /* the old container holds the port: stop it (not remove) while the new one tries */
   char *old_id = s->image_id, *old_cid = s->cid, *old_sync = s->syncdir ? xstrdup(s->syncdir) : NULL, *err = NULL;
@@ -1327,10 +1328,9 @@ static void replace(struct svc *s, const char *reason) {
   s->syncdir = NULL;
   if (old_cid) {
     container_logs_close(old_logs);
-    char *path = xasprintf("/containers/%s/stop?t=5", old_cid), *body = NULL;
-    engine_call(d->e, "POST", path, NULL, &body);
-    free(path);
-    free(body);
+    char *e2 = NULL;
+    container_stop(d->e, old_cid, 5, &e2);
+    free(e2);
   }
   s->image_id = id;
   s->cid = NULL;
@@ -1352,7 +1352,9 @@ static void replace(struct svc *s, const char *reason) {
     report(s, reason, action, now_ms() - t0, 0, 0, started ? now_ms() - started : 0, NULL);
     free(action);
     free(old_id);
+    rc = 1;
   } else {
+    rc = 0;
     report(s, reason, "rebuilt", now_ms() - t0, 0, 0, 0, err);
     free(err);
     stop_container(s, s->syncdir && (!old_sync || strcmp(old_sync, s->syncdir) != 0));
@@ -1363,6 +1365,7 @@ static void replace(struct svc *s, const char *reason) {
     old_sync = NULL;
     s->cid = old_cid;
     old_cid = NULL;
+    know_image(s); /* stop_container forgot what the container holds */
     if (s->cid) {
       s->starts = s->exits = 0;
       s->logs_ended = 0;
@@ -1379,6 +1382,7 @@ static void replace(struct svc *s, const char *reason) {
   }
   free(old_cid);
   free(old_sync);
+  return rc;
 }
 
 /* ---- watching ---- */
@@ -1516,6 +1520,7 @@ static void handle_changes(struct dev *d) {
       if (c != CH_NONE) sv_push(&names[k], paths.v[i]);
     }
   }
+  int *swapped = xcalloc(d->n, sizeof *swapped); /* a new container, built with this batch's source, took over */
   if (recipe) {
     char *reason = reason_of(&rnames), *err = NULL;
     graph *ng = d->o->reload(d->o->reload_ud, &err);
@@ -1527,11 +1532,10 @@ static void handle_changes(struct dev *d) {
       *d->g = ng;
       for (size_t k = 0; k < d->n; k++) {
         if (svc_facts(&d->s[k], ng) < 0) say(&d->s[k], "the recipe no longer declares this service; still running the old one");
-        level[k] = CH_DEPS;
       }
       int code = build(d, NULL);
       if (code == 0)
-        for (size_t k = 0; k < d->n && !d->stop; k++) replace(&d->s[k], reason);
+        for (size_t k = 0; k < d->n && !d->stop; k++) swapped[k] = replace(&d->s[k], reason);
       else if (!d->stop)
         say(NULL, "%s: the rebuild failed (above); the running container keeps serving", reason);
     }
@@ -1544,15 +1548,19 @@ static void handle_changes(struct dev *d) {
       for (size_t k = 0; k < d->n && !d->stop; k++) {
         if (!which[k]) continue;
         char *reason = reason_of(&names[k]);
-        if (code == 0) replace(&d->s[k], reason);
+        if (code == 0) swapped[k] = replace(&d->s[k], reason);
         else say(&d->s[k], "%s: the rebuild failed (above); the running container keeps serving", reason);
         free(reason);
       }
     }
-    for (size_t k = 0; k < d->n && !d->stop; k++)
-      if (level[k] == CH_SOURCE && d->s[k].cid) reload_source(&d->s[k], &rels[k], &names[k]);
     free(which);
   }
+  /* the source edits of the batch reach the running container, unless a new
+   * one built with them took over (a rebuild that changed nothing or failed
+   * keeps the old one, which still needs them) */
+  for (size_t k = 0; k < d->n && !d->stop; k++)
+    if (rels[k].n && !swapped[k] && d->s[k].cid) reload_source(&d->s[k], &rels[k], &names[k]);
+  free(swapped);
   for (size_t k = 0; k < d->n; k++) {
     sv_free(&rels[k]);
     sv_free(&names[k]);

@@ -109,8 +109,9 @@ static size_t expand(const char *dir, const char *pat, strvec *out, strvec *dirs
       struct stat st;
       int rc = lstat(p, &st);
       if (rc == 0 && S_ISDIR(st.st_mode)) n += expand(p, pat, out, dirs, err);
-      else if (rc < 0 && errno == ENAMETOOLONG && err && !*err)
-        *err = xasprintf("the path '%.80s...' is longer than this system allows", p);
+      else if (rc < 0 && errno != ENOENT && err && !*err) /* gone since listed: nothing to walk */
+        *err = errno == ENAMETOOLONG ? xasprintf("the path '%.80s...' is longer than this system allows", p)
+                                     : xasprintf("cannot read '%s': %s", p, strerror(errno));
       free(p);
     }
     closedir(d);

@@ -90,8 +90,8 @@ static const struct cmd cmds[] = {
      "(HOST[:PORT][/PATH]) through the engine under two names: its recipe tag\n"
      "(client:release -> REGISTRY/client:release) and its content key (REGISTRY/client:KEY16,\n"
      "the first 16 hex digits of its key), so a deployment can pin exactly what was built.\n"
-     "The engine's credentials are used (docker login). A registry on 127.0.0.1 is spoken\n"
-     "to over plain HTTP, as the engine allows for loopback.\n"
+     "No credentials are sent: a registry that needs a login is not supported yet. A\n"
+     "registry on 127.0.0.1 is spoken to over plain HTTP, as the engine allows for loopback.\n"
      "Exit status: 0 pushed, 1 the build or the push failed (unreachable registry included),\n"
      "2 usage errors (no --to, not an image target) or no engine.\n\n"
      "Example:\n  dbx push trades/prod --to 127.0.0.1:5000\n"},
@@ -304,26 +304,6 @@ static int parse_args(int argc, char **argv, struct opts *o) {
   return 0;
 }
 
-/* 0 when every target the roots need has its required build arguments, else
- * a message naming the first that lacks one and exit code 2. Says the
- * warnings the recipe attached to those targets (meta "warning"). */
-static int check_args(graph *g, const size_t *roots, size_t nroots) {
-  size_t n = 0, *order = graph_closure(g, roots, nroots, &n);
-  int code = 0;
-  for (size_t i = 0; i < n && !code; i++) {
-    const target *t = g->t[order[i]];
-    const char *warn = target_get_meta(t, "warning");
-    if (warn) term_msg("dbx: warning: %s %s", t->name, warn);
-    const char *miss = target_missing_arg(t);
-    if (!miss) continue;
-    fprintf(stderr, "dbx: error: %s needs the build argument %s, and it has no value: add --build-arg %s=VALUE\n",
-            t->name, miss, miss);
-    code = 2;
-  }
-  free(order);
-  return code;
-}
-
 static int select_targets(graph *g, const strvec *names, size_t **out, size_t *n);
 
 /* dbx push TARGET --to REGISTRY: build it, then push it. */
@@ -344,7 +324,6 @@ static int cmd_push(graph *g, const struct opts *o, const build_opts *bo) {
             g->t[roots[0]]->name, kind_name(g->t[roots[0]]->kind));
     code = 2;
   }
-  if (code == 0) code = check_args(g, roots, n);
   strvec keys = {0};
   build_opts b = *bo;
   b.keys = &keys;
@@ -669,7 +648,7 @@ int main(int argc, char **argv) {
     if ((code = select_targets(g, &o.args, &roots, &nroots)) == 0) code = build_explain(g, roots[0], &bo);
   } else if ((code = select_targets(g, &o.args, &roots, &nroots)) == 0) {
     if (strcmp(o.cmd, "graph") == 0) code = cmd_graph(g, roots, nroots, o.dot);
-    else if ((code = check_args(g, roots, nroots)) == 0) code = build_run(g, roots, nroots, &bo);
+    else code = build_run(g, roots, nroots, &bo);
   }
 out:
   free(err);

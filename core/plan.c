@@ -248,8 +248,16 @@ int plan_run(struct build *b, const size_t *roots, size_t nroots) {
                                other->t->where));
     }
     for (size_t k = 0; k < j->t->inputs.n; k++) sv_push(&paths, j->t->inputs.v[k]);
+    const char *miss = target_missing_arg(j->t);
+    if (miss)
+      plan_fail(b, xasprintf("%s needs the build argument %s, and it has no value: add --build-arg %s=VALUE",
+                             j->t->name, miss, miss));
   }
   free(order);
+  if (b->plan_error) { /* nothing to digest or ask the engine about */
+    sv_free(&paths);
+    return -1;
+  }
   sv_sort_uniq(&paths);
   /* the items borrow the path strings: keep them in the vector until the end */
   b->nitems = paths.n;

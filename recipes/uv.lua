@@ -14,8 +14,10 @@ local core = require "dbx.core"
 local toml = require "dbx.toml"
 
 -- The member folders of the workspace whose root is svc's project, each with
--- a pyproject.toml, from [tool.uv.workspace] members (globs allowed).
+-- a pyproject.toml, from [tool.uv.workspace] members (globs allowed). Read
+-- once per service: every layer and `dbx gen` ask.
 local function workspace_members(svc)
+  if svc.uv_members then return svc.uv_members end
   local root = toml.read(svc.dir, svc.at("pyproject.toml"))
   local out, seen = {}, {}
   for _, pat in ipairs((root["tool.uv.workspace"] or {}).members or {}) do
@@ -24,16 +26,19 @@ local function workspace_members(svc)
     end
   end
   table.sort(out)
+  svc.uv_members = out
   return out
 end
 
--- The name of the package in folder dir (its pyproject.toml's project.name).
-local function package_name(svc, dir)
-  local p = toml.read(svc.dir, dir .. "/pyproject.toml")
+-- The name of the package svc runs (its member's project.name), read once.
+local function package_name(svc)
+  if svc.uv_package then return svc.uv_package end
+  local p = toml.read(svc.dir, svc.package .. "/pyproject.toml")
   local n = (p.project or {}).name
   if not n then
-    error(("python.service '%s': %s/pyproject.toml has no [project] name"):format(svc.name, dir), 0)
+    error(("python.service '%s': %s/pyproject.toml has no [project] name"):format(svc.name, svc.package), 0)
   end
+  svc.uv_package = n
   return n
 end
 
@@ -62,7 +67,7 @@ function uv.setup(svc)
 end
 
 local function extras(svc, variant)
-  local pkg = svc.package and ("--package " .. package_name(svc, svc.package) .. " ") or ""
+  local pkg = svc.package and ("--package " .. package_name(svc) .. " ") or ""
   if variant == "prod" then return pkg .. "--no-dev" end
   local out = { pkg ~= "" and pkg:sub(1, -2) or nil }
   for _, e in ipairs(svc.dev.extras) do out[#out + 1] = "--extra " .. e end

@@ -263,10 +263,8 @@ local function normalise(name, spec, level)
     local r = spec.release
     svc.release = { package = r.package, index = r.index or "https://pypi.org/simple",
                     version_arg = r.version_arg or "PACKAGE_VERSION", index_arg = r.index_arg or "PACKAGE_INDEX" }
-    if not svc.release.package then
-      local toml = require("dbx.toml").read(svc.dir, svc.at("pyproject.toml"))
-      svc.release.package = (toml.project or {}).name
-    end
+    svc.project_meta = require("dbx.toml").read(svc.dir, svc.at("pyproject.toml")).project or {}
+    svc.release.package = svc.release.package or svc.project_meta.name
     if type(svc.release.package) ~= "string" or not svc.release.package:match("^[%w][%w%._%-]*$") then
       fail(("python.service '%s': release.package must name the published package"):format(name), level)
     end
@@ -645,7 +643,7 @@ function M.service(name)
     if svc.release and svc.project == "." and not svc.package then
       -- the wheel to publish, built on the host; a pure-Python package's name is known ahead
       local core = require "dbx.core"
-      local proj = require("dbx.toml").read(svc.dir, "pyproject.toml").project or {}
+      local proj = svc.project_meta
       local inputs = svc.manager.manifests(svc)
       for _, extra in ipairs({ "README.md", "README.rst", "LICENSE" }) do
         if core.read(svc.dir, extra) then inputs[#inputs + 1] = extra end

@@ -187,6 +187,28 @@ def test_a_broken_lock_keeps_the_old_container_serving(session, lab):
     assert "error" not in ev, ev
 
 
+def test_a_source_edit_saved_with_a_broken_lock_still_reaches_the_container(session, lab):
+    """One batch: a lock edit whose rebuild fails, and a handler edit. The old
+    container keeps serving, so the handler edit must be synced into it."""
+    cid = dev_containers(lab.engine, lab)[0]
+    before = get(5000).get("edited")
+    good = lab.read("allocator/uv.lock")
+    lab.write("allocator/uv.lock", good.replace("[[package]]", "[[package]\n", 1), dedent=False)
+    lab.edit(APP, f"edited={before},", f"edited={before}0,")
+    ev = session.run.wait_event(lambda e: e["event"] == "reload" and "synced" in e.get("action", ""), timeout=300)
+    assert "error" not in ev, ev
+    assert get(5000).get("edited") == int(f"{before}0")
+    assert dev_containers(lab.engine, lab) == [cid], "the same container"
+    assert any(e["event"] == "dev" and "keeps serving" in e["message"] for e in session.run.seen)
+    lab.write("allocator/uv.lock", good, dedent=False)  # the image now holds the edit: a new one
+    ev = session.run.wait_event(lambda e: e["event"] == "reload" and "rebuilt" in e["action"], timeout=300)
+    assert "error" not in ev, ev
+    assert get(5000).get("edited") == int(f"{before}0")
+    lab.edit(APP, f"edited={before}0,", f"edited={before},")
+    ev = session.reload()
+    assert "error" not in ev and get(5000).get("edited") == before, ev
+
+
 def test_a_lock_edit_replaces_the_container_with_the_new_package(session, lab):
     old = dev_containers(lab.engine, lab)[0]
     # lock the new dependency in a scratch copy, then save both files at once, as `uv add` does
