@@ -72,7 +72,7 @@ struct dev {
   size_t n;
   watch *w;
   strvec pending; /* changed paths not yet handled */
-  int stop, timed_out;
+  int stop, woken; /* woken: a sleep_loop ends early (its timer, or news it waits for) */
   uv_signal_t sigint, sigterm;
   uv_timer_t timer;
 };
@@ -92,14 +92,15 @@ static void on_signal(uv_signal_t *h, int sig) {
 
 static void on_timer(uv_timer_t *t) {
   struct dev *d = t->data;
-  d->timed_out = 1;
+  d->woken = 1;
 }
 
-/* Run the loop for up to ms (or until stopped). */
+/* Run the loop for up to ms, or until stopped, or until news a waiter polls
+ * for (an app start or exit in the log stream) arrives. */
 static void sleep_loop(struct dev *d, uint64_t ms) {
-  d->timed_out = 0;
+  d->woken = 0;
   uv_timer_start(&d->timer, on_timer, ms, 0);
-  while (!d->timed_out && !d->stop) uv_run(&d->loop, UV_RUN_ONCE);
+  while (!d->woken && !d->stop) uv_run(&d->loop, UV_RUN_ONCE);
   uv_timer_stop(&d->timer);
 }
 
@@ -402,10 +403,14 @@ static void know_image(struct svc *s) {
 static void on_log_line(void *ud, int stream, const char *line, size_t len) {
   struct svc *s = ud;
   (void)stream;
-  if (len > 18 && strncmp(line, "dbx-init: started ", 18) == 0) s->starts++;
-  else if (len > 10 && strncmp(line, "dbx-init: ", 10) == 0 &&
-           (memmem(line, len, " exited with status", 19) || memmem(line, len, " killed by signal", 17)))
+  if (len > 18 && strncmp(line, "dbx-init: started ", 18) == 0) {
+    s->starts++;
+    s->d->woken = 1;
+  } else if (len > 10 && strncmp(line, "dbx-init: ", 10) == 0 &&
+             (memmem(line, len, " exited with status", 19) || memmem(line, len, " killed by signal", 17))) {
     s->exits++;
+    s->d->woken = 1;
+  }
   char *l = xstrndup(line, len);
   if (term_mode() == PROGRESS_JSON) {
     strbuf sb = {0};
@@ -426,6 +431,7 @@ static void on_log_line(void *ud, int stream, const char *line, size_t len) {
 static void on_log_end(void *ud) {
   struct svc *s = ud;
   s->logs_ended = 1;
+  s->d->woken = 1;
 }
 
 /* dbx-init and the zygote, copied into the container before it starts. */
@@ -1629,6 +1635,12 @@ int dev_run(graph **g, const strvec *services, const dev_opts *o) {
   d.archive = strcmp(o->sync, "archive") == 0 || (strcmp(o->sync, "auto") == 0 && strncmp(addr, "unix://", 7) != 0);
   d.project = image_project_name();
 
+  /* watched from before the first build: a save made while it builds, or
+   * right after a "ready" event, is never missed */
+  if (o->watch && start_watch(&d) < 0) {
+    code = 1;
+    goto out;
+  }
   code = build(&d, NULL);
   if (d.stop) {
     code = 130;
@@ -1646,10 +1658,6 @@ int dev_run(graph **g, const strvec *services, const dev_opts *o) {
   if (code == 0)
     for (size_t i = 0; i < d.n && !d.stop; i++) started += first_start(&d.s[i]) == 0;
   if (!o->watch && started < (int)d.n && !d.stop) {
-    code = 1;
-    goto cleanup;
-  }
-  if (o->watch && start_watch(&d) < 0) {
     code = 1;
     goto cleanup;
   }

@@ -244,7 +244,8 @@ def test_ctrl_c_removes_everything(session, lab):
 def test_watch_limit_falls_back_to_polling(lab):
     s = Session(lab, "allocator", env={"DBX_WATCH_LIMIT": "1"})
     try:
-        s.message("watching by polling every", timeout=10)
+        said = [e["message"] for e in s.run.seen if e["event"] == "dev"]
+        assert any("watching by polling every" in m for m in said), said
         lab.edit(APP, "edited=2,", "edited=3,")
         ev = s.reload(timeout=30)
         assert "error" not in ev, ev
