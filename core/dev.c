@@ -67,6 +67,7 @@ struct dev {
   engine *e;
   char *project;
   int archive; /* files go in through the archive API (remote engine, or --sync=archive) */
+  int remote;  /* the engine is on another machine: an app's port is probed from inside its container */
   int host_net;
   struct svc *s;
   size_t n;
@@ -579,26 +580,39 @@ static char *started_mark(struct svc *s) {
   return text;
 }
 
-/* Run s's health command in its container until it exits 0. */
-static int wait_health_cmd(struct svc *s, uint64_t deadline, char **why) {
+/* Run argv in s's container until it exits 0 (a health command, or the
+ * dbx-init probe when probe is set). */
+static int wait_health_cmd(struct svc *s, const strvec *argv, int probe, uint64_t deadline, char **why) {
   size_t exits_then = s->exits;
   int status = -1;
   while (!s->d->stop) {
-    char *err = NULL;
-    if (container_exec(s->d->e, s->cid, &s->health_cmd, s->user, &status, &err) < 0) {
-      *why = xasprintf("cannot run the health command: %s", err);
+    char *err = NULL, *out = NULL;
+    if (container_exec_output(s->d->e, s->cid, argv, s->user, &status, &out, &err) < 0) {
+      *why = xasprintf("cannot run the health %s: %s", probe ? "probe" : "command", err);
       free(err);
       return -1;
     }
-    if (status == 0) return 0;
+    if (status == 0) {
+      free(out);
+      return 0;
+    }
     if (s->exits > exits_then) {
+      free(out);
       *why = xstrdup("the app exited (its output is above)");
       return -1;
     }
     if (now_ms() > deadline) {
-      *why = xasprintf("the health command '%s' exited with status %d for 60 s", s->health_cmd.v[0], status);
+      if (probe) {
+        size_t n = out ? strcspn(out, "\n") : 0;
+        *why = xasprintf("%.*s for 60 s (asked inside the container: the engine is on another machine)", (int)n,
+                         n ? out : "the probe failed");
+      } else {
+        *why = xasprintf("the health command '%s' exited with status %d for 60 s", argv->v[0], status);
+      }
+      free(out);
       return -1;
     }
+    free(out);
     sleep_loop(s->d, 20);
   }
   *why = xstrdup("interrupted");
@@ -637,7 +651,17 @@ static int wait_ready(struct svc *s, size_t starts, size_t exits, uint64_t *star
     *why = xstrdup("interrupted");
     return -1;
   }
-  if (s->health_cmd.n) return wait_health_cmd(s, deadline, why);
+  if (s->health_cmd.n) return wait_health_cmd(s, &s->health_cmd, 0, deadline, why);
+  if (d->remote && s->port && s->health) { /* its port is on the engine's machine */
+    strvec argv = {0};
+    sv_push(&argv, TOOLS_DIR "/dbx-init");
+    sv_push(&argv, "--probe");
+    sv_push_own(&argv, xasprintf("%d", s->port));
+    sv_push(&argv, s->health);
+    int rc = wait_health_cmd(s, &argv, 1, deadline, why);
+    sv_free(&argv);
+    return rc;
+  }
   if (!s->probe || !s->health) return 0;
   size_t exits_then = s->exits;
   while (!d->stop) {
@@ -1130,7 +1154,9 @@ static void report_ready(struct svc *s, uint64_t t0) {
     sb_free(&sb);
     return;
   }
-  char *where = s->port ? xasprintf(" on http://127.0.0.1:%d", s->port) : xstrdup("");
+  char *where = !s->port      ? xstrdup("")
+                : s->d->remote ? xasprintf(" on port %d of the engine's machine", s->port)
+                               : xasprintf(" on http://127.0.0.1:%d", s->port);
   say(s, "running%s (container %.12s, %s%s, ready in %llu ms)", where, s->cid, how,
       s->warm && !s->mount ? ", warm restarts" : "", (unsigned long long)ms);
   free(where);
@@ -1633,6 +1659,7 @@ int dev_run(graph **g, const strvec *services, const dev_opts *o) {
   d.host_net = st != 200;
   const char *addr = engine_address(d.e);
   d.archive = strcmp(o->sync, "archive") == 0 || (strcmp(o->sync, "auto") == 0 && strncmp(addr, "unix://", 7) != 0);
+  d.remote = !engine_address_is_local(addr);
   d.project = image_project_name();
 
   /* watched from before the first build: a save made while it builds, or
@@ -1649,7 +1676,7 @@ int dev_run(graph **g, const strvec *services, const dev_opts *o) {
   if (code != 0 && !o->watch) goto out;
   if (code != 0) say(NULL, "the build failed; fix it and save: dbx dev --watch builds again");
   for (size_t i = 0; i < d.n; i++)
-    if (d.s[i].port && d.s[i].health) {
+    if (d.s[i].port && d.s[i].health && !d.remote) {
       char *h = xasprintf("tcp://127.0.0.1:%d", d.s[i].port);
       if (engine_open(&d.loop, h, &d.s[i].probe, &err) < 0) free(err);
       free(h);

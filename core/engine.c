@@ -2,11 +2,13 @@
 
 #include "sshbridge.h"
 
+#include <ctype.h>
 #include <curl/curl.h>
 #include <stddef.h>
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "util.h"
@@ -186,6 +188,19 @@ static size_t on_data(char *p, size_t size, size_t n, void *ud) {
   }
   sb_addn(&r->out, p, size * n);
   return size * n;
+}
+
+int engine_address_is_local(const char *a) {
+  if (strncmp(a, "unix://", 7) == 0) return 1;
+  if (strncmp(a, "tcp://", 6) != 0) return 0;
+  a += 6;
+  size_t n = a[0] == '[' ? strcspn(a, "]") + 1 : strcspn(a, ":/");
+  if (n == 9 && strncasecmp(a, "localhost", 9) == 0) return 1;
+  if (n == 5 && strncmp(a, "[::1]", 5) == 0) return 1;
+  if (strncmp(a, "127.", 4) != 0) return 0;
+  for (size_t i = 4; i < n; i++) /* a dotted address, not a name such as 127.example.com */
+    if (!isdigit((unsigned char)a[i]) && a[i] != '.') return 0;
+  return 1;
 }
 
 int engine_open(uv_loop_t *loop, const char *host, engine **out, char **err) {

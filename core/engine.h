@@ -21,6 +21,12 @@ typedef void (*engine_cb)(void *ud, long status, const char *body, size_t len);
 int engine_open(uv_loop_t *loop, const char *docker_host, engine **out, char **err);
 /* Where the client connects, as written ("unix:///var/run/docker.sock"). */
 const char *engine_address(const engine *e);
+/* 1 when an engine at this DOCKER_HOST address runs on this machine, so the
+ * ports its containers publish on 127.0.0.1 are this machine's: unix:// and
+ * tcp:// to localhost, 127.0.0.0/8 or [::1]. 0 for any other tcp:// host and
+ * for ssh:// (an engine reached over ssh is taken to be on another machine,
+ * whatever its name). */
+int engine_address_is_local(const char *address);
 /* Send method path (e.g. "GET", "/_ping") with an optional JSON body (copied);
  * cb runs later on the loop. 0, or -1 when the request cannot be queued. */
 int engine_request(engine *e, const char *method, const char *path, const char *json_body,

@@ -26,16 +26,27 @@
  * When the app's leader ends, whatever is left of its group is killed, so a
  * new start finds its port free and nothing is left behind.
  *
+ *   dbx-init --probe PORT PATH
+ *
+ * is a health check, not a supervisor: one HTTP GET of PATH on
+ * 127.0.0.1:PORT, exit 0 for a 2xx or 3xx answer, else 1 with the reason on
+ * stdout. dbx dev runs it through the exec API when the engine is on another
+ * machine, where the app's port is not reachable from dbx's own.
+ *
  * Built static by the Makefile so it runs in any image. One file, no
  * dependencies beyond libc. */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,6 +54,7 @@
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 8000
 #define HEALTHY_RUN_MS 10000 /* a run this long resets the backoff */
+#define PROBE_TIMEOUT_S 2     /* --probe: for the connect, the send and the answer */
 
 static const char USAGE[] =
     "usage: dbx-init [--stay] [--hup=restart|forward] [--] PROGRAM [ARG...]\n"
@@ -50,7 +62,9 @@ static const char USAGE[] =
     "  --stay          when PROGRAM ends on its own, start it again after a backoff\n"
     "  --hup=restart   SIGHUP: SIGTERM PROGRAM's group, SIGKILL after DBX_INIT_GRACE_MS\n"
     "                  (default 5000), start it again (the default)\n"
-    "  --hup=forward   SIGHUP: sent on to PROGRAM, which restarts its own work\n";
+    "  --hup=forward   SIGHUP: sent on to PROGRAM, which restarts its own work\n"
+    "or:    dbx-init --probe PORT PATH\n"
+    "Exits 0 when GET PATH on 127.0.0.1:PORT answers 2xx or 3xx, else 1 saying why.\n";
 
 __attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...) {
   va_list ap;
@@ -129,7 +143,76 @@ static long grace_ms(void) {
   return v > 0 ? v : 5000;
 }
 
+/* --probe PORT PATH: one HTTP GET of PATH on 127.0.0.1:PORT (inside the
+ * container's network, for an engine on another machine). Exit 0 on a 2xx or
+ * 3xx answer, else 1 with the reason on stdout (what the exec API returns). */
+static int probe(const char *port_s, const char *path) {
+  char *end;
+  long port = strtol(port_s, &end, 10);
+  if (*end || port < 1 || port > 65535 || path[0] != '/' || strpbrk(path, " \r\n")) {
+    fprintf(stderr, "dbx-init: --probe needs a port and a path starting with /\n");
+    return 2;
+  }
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    printf("dbx-init: probe: socket: %s\n", strerror(errno));
+    return 1;
+  }
+  struct timeval tv = {PROBE_TIMEOUT_S, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+    printf("nothing answered on 127.0.0.1:%ld: %s\n", port, strerror(errno));
+    close(fd);
+    return 1;
+  }
+  char req[1200];
+  int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: 127.0.0.1:%ld\r\nConnection: close\r\n\r\n", path, port);
+  if (n < 0 || n >= (int)sizeof req) {
+    printf("the health path is too long\n");
+    close(fd);
+    return 1;
+  }
+  for (int off = 0; off < n;) {
+    ssize_t w = write(fd, req + off, (size_t)(n - off));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      printf("127.0.0.1:%ld: cannot send the request: %s\n", port, strerror(errno));
+      close(fd);
+      return 1;
+    }
+    off += (int)w;
+  }
+  char head[64];
+  size_t got = 0;
+  while (got < sizeof head - 1 && !memchr(head, '\n', got)) {
+    ssize_t r = read(fd, head + got, sizeof head - 1 - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    got += (size_t)r;
+  }
+  close(fd);
+  head[got] = '\0';
+  int status = 0;
+  if (sscanf(head, "HTTP/%*d.%*d %d", &status) != 1) {
+    printf("127.0.0.1:%ld%s: no HTTP answer\n", port, path);
+    return 1;
+  }
+  if (status >= 200 && status < 400) return 0;
+  printf("127.0.0.1:%ld%s answered %d\n", port, path, status);
+  return 1;
+}
+
 int main(int argc, char **argv) {
+  if (argc >= 2 && strcmp(argv[1], "--probe") == 0) {
+    if (argc != 4) {
+      fputs(USAGE, stderr);
+      return 2;
+    }
+    return probe(argv[2], argv[3]);
+  }
   int first = 1, stay = 0, forward = 0;
   for (; first < argc && strncmp(argv[first], "--", 2) == 0; first++) {
     if (strcmp(argv[first], "--") == 0) {

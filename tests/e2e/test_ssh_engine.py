@@ -1,8 +1,9 @@
 """An engine reached as DOCKER_HOST=ssh://USER@HOST:PORT, as the docker CLI
 reaches one: an sshd on 127.0.0.1 whose login runs `docker system dial-stdio`
 against the test engine. dbx asks it about images, builds through it, and
-`dbx dev` copies files in through the archive API and restarts the app
-through the kill API (an engine over ssh may be on another machine)."""
+`dbx dev` copies files in through the archive API, restarts the app through
+the kill API and checks its health from inside the container (an engine over
+ssh is taken to be on another machine, where the app's port is)."""
 
 import signal
 import subprocess
@@ -34,6 +35,14 @@ def lab(tmp_path_factory, engine):  # noqa: F811
     return Lab(base / "lablink", base / "side", engine)
 
 
+def exec_commands(lab, cid, since):
+    """The commands run in cid through the exec API since the unix time since."""
+    out = lab.engine.docker("events", "--since", str(since), "--until", str(int(time.time()) + 1),
+                            "--filter", f"container={cid}", "--filter", "event=exec_create",
+                            "--format", "{{.Action}}").stdout
+    return [line.split(": ", 1)[-1] for line in out.splitlines() if line.strip()]
+
+
 def test_dbx_engine_answers_over_ssh(lab, ssh):
     r = lab.run("engine", env=ssh.env())
     assert r.code == 0, r
@@ -63,6 +72,8 @@ def test_dev_over_ssh_copies_through_the_archive_api(lab, ssh):
         assert get(5000).get("over_ssh") == 1
         assert dev_containers(lab.engine, lab) == [cid]
         assert kill_events(lab, cid, since) == ["1"], "SIGHUP through the kill API"
+        ran = exec_commands(lab, cid, since)
+        assert "/.dbx/dbx-init --probe 5000 /health" in ran, f"the health check runs inside the container: {ran}"
     finally:
         run.proc.send_signal(signal.SIGINT)
         done = run.finish(timeout=60)

@@ -1,8 +1,11 @@
 /* dbx-init, the dev images' PID 1, run on the host (as a child subreaper). */
 #include "unit.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 /* dbx-init beside the test programs' folder (build/dbx-init), found at start */
@@ -313,6 +316,107 @@ static void an_unknown_option_is_a_usage_error(void **state) {
   assert_true(wait_text("log", "dbx-init: unknown option --hup=sometimes\nusage: dbx-init [--stay]", 1000));
 }
 
+/* A one-request HTTP server on 127.0.0.1 in a child: it writes the request it
+ * read into the file "request" and answers with status line `answer`. Its
+ * pid; *port receives where it listens. */
+static pid_t serve_once(const char *answer, int *port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(fd >= 0);
+  struct sockaddr_in sa = {.sin_family = AF_INET};
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof sa;
+  assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+  assert_int_equal(listen(fd, 1), 0);
+  assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+  *port = ntohs(sa.sin_port);
+  pid_t pid = fork();
+  if (pid == 0) {
+    int c = accept(fd, NULL, NULL);
+    char req[2048];
+    size_t got = 0;
+    while (got < sizeof req && !memmem(req, got, "\r\n\r\n", 4)) {
+      ssize_t r = read(c, req + got, sizeof req - got);
+      if (r <= 0) break;
+      got += (size_t)r;
+    }
+    FILE *f = fopen("request", "w");
+    if (f) fwrite(req, 1, got, f), fclose(f);
+    char out[256];
+    int n = snprintf(out, sizeof out, "%s\r\nContent-Length: 2\r\n\r\nok", answer);
+    if (write(c, out, (size_t)n) != n) _exit(1);
+    close(c);
+    _exit(0);
+  }
+  close(fd);
+  return pid;
+}
+
+/* Run dbx-init --probe PORT PATH with stdout into the file "out"; its exit code. */
+static int run_probe(const char *port, const char *path) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (!freopen("out", "w", stdout)) _exit(125);
+    execl(INIT, INIT, "--probe", port, path, (char *)NULL);
+    _exit(126);
+  }
+  int st = wait_for(pid, 10000);
+  if (st < 0) stop(pid);
+  assert_true(st >= 0 && WIFEXITED(st));
+  return WEXITSTATUS(st);
+}
+
+/* dbx-init --probe PORT /health exits 1 printing want (a format taking the port). */
+static void probe_fails_saying(int port, const char *want) {
+  char p[16], text[128];
+  snprintf(p, sizeof p, "%d", port);
+  assert_int_equal(run_probe(p, "/health"), 1);
+  snprintf(text, sizeof text, want, port);
+  char *out = ut_slurp("out");
+  assert_string_equal(out, text);
+  free(out);
+}
+
+static void probe_passes_on_a_2xx_answer(void **state) {
+  (void)state;
+  int port;
+  pid_t srv = serve_once("HTTP/1.1 200 OK", &port);
+  char p[16];
+  snprintf(p, sizeof p, "%d", port);
+  assert_int_equal(run_probe(p, "/health?deep=1"), 0);
+  assert_true(wait_for(srv, 5000) >= 0);
+  char *req = ut_slurp("request");
+  assert_non_null(strstr(req, "GET /health?deep=1 HTTP/1.0\r\n"));
+  char host[64];
+  snprintf(host, sizeof host, "Host: 127.0.0.1:%d\r\n", port);
+  assert_non_null(strstr(req, host));
+  free(req);
+}
+
+static void probe_fails_on_an_error_answer_and_says_it(void **state) {
+  (void)state;
+  int port;
+  pid_t srv = serve_once("HTTP/1.1 503 Service Unavailable", &port);
+  probe_fails_saying(port, "127.0.0.1:%d/health answered 503\n");
+  assert_true(wait_for(srv, 5000) >= 0);
+}
+
+static void probe_fails_when_nothing_listens(void **state) {
+  (void)state;
+  int port;
+  pid_t srv = serve_once("HTTP/1.1 200 OK", &port);
+  kill(srv, SIGKILL); /* the port was ours; now nothing listens there */
+  assert_true(wait_for(srv, 5000) >= 0);
+  probe_fails_saying(port, "nothing answered on 127.0.0.1:%d: Connection refused\n");
+}
+
+static void probe_refuses_a_bad_port_or_path(void **state) {
+  (void)state;
+  assert_int_equal(run_probe("0", "/health"), 2);
+  assert_int_equal(run_probe("http", "/health"), 2);
+  assert_int_equal(run_probe("5000", "health"), 2);
+  assert_int_equal(run_probe("5000", "/a b"), 2);
+}
+
 int main(void) {
   if (!realpath("../dbx-init", INIT)) {
     fprintf(stderr, "test_dbx_init: no ../dbx-init beside the tests (make builds it)\n");
@@ -332,6 +436,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(started_lines_mark_each_start, setup, teardown),
       cmocka_unit_test_setup_teardown(forward_hands_hup_to_the_app, setup, teardown),
       cmocka_unit_test_setup_teardown(an_unknown_option_is_a_usage_error, setup, teardown),
+      cmocka_unit_test_setup_teardown(probe_passes_on_a_2xx_answer, setup, teardown),
+      cmocka_unit_test_setup_teardown(probe_fails_on_an_error_answer_and_says_it, setup, teardown),
+      cmocka_unit_test_setup_teardown(probe_fails_when_nothing_listens, setup, teardown),
+      cmocka_unit_test_setup_teardown(probe_refuses_a_bad_port_or_path, setup, teardown),
   };
   return cmocka_run_group_tests_name("dbx-init", tests, NULL, NULL);
 }

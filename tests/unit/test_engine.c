@@ -490,6 +490,19 @@ static void other_schemes_are_refused_naming_the_ones_it_speaks(void **state) {
   assert_false(uv_loop_alive(&f->loop)); /* nothing left behind */
 }
 
+static void local_addresses_are_told_from_other_machines(void **state) {
+  (void)state;
+  const char *local[] = {"unix:///var/run/docker.sock", "tcp://127.0.0.1:2375", "tcp://127.1.2.3:2375",
+                         "tcp://localhost:2375", "tcp://LOCALHOST", "tcp://[::1]:2375", "tcp://127.0.0.1"};
+  const char *other[] = {"tcp://10.0.0.5:2375", "tcp://127.example.com:2375", "tcp://localhost.example:2375",
+                         "tcp://build-box:2376", "tcp://[fe80::1]:2375", "ssh://127.0.0.1",
+                         "ssh://root@localhost:22", "npipe:////./pipe/docker_engine"};
+  for (size_t i = 0; i < sizeof local / sizeof *local; i++)
+    if (!engine_address_is_local(local[i])) fail_msg("%s is on this machine", local[i]);
+  for (size_t i = 0; i < sizeof other / sizeof *other; i++)
+    if (engine_address_is_local(other[i])) fail_msg("%s is not taken to be on this machine", other[i]);
+}
+
 static int one_seen(fixture *f) { return nseen(f) >= 1; }
 
 static void close_with_a_request_pending_calls_nothing(void **state) {
@@ -538,6 +551,7 @@ int main(void) {
       T(tcp_engine_is_reached),
       T(ssh_host_gets_a_bridge_that_closes_cleanly),
       T(other_schemes_are_refused_naming_the_ones_it_speaks),
+      T(local_addresses_are_told_from_other_machines),
       T(close_with_a_request_pending_calls_nothing),
       T(close_before_the_loop_ran_calls_nothing),
   };
