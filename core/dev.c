@@ -1459,14 +1459,38 @@ static int classify(struct svc *s, const char *path, const char **rel) {
   return CH_NONE;
 }
 
+/* Whether v holds path, or (a folder) something below it. */
+static int holds(const strvec *v, const char *path, size_t n, int is_dir) {
+  for (size_t i = 0; i < v->n; i++)
+    if (is_dir ? strncmp(v->v[i], path, n) == 0 && v->v[i][n] == '/' : strcmp(v->v[i], path) == 0) return 1;
+  return 0;
+}
+
+/* A path is left unwatched only when every build context holding it leaves
+ * it out (one service's .dockerignore does not hide another's files) and
+ * neither the recipe nor a base, deps or lock step reads it (a .dockerignore
+ * listing build.lua or a lock file does not stop reloads). */
 static int on_watch_ignore(void *ud, const char *path, int is_dir) {
   struct dev *d = ud;
-  (void)is_dir;
+  int held = 0;
   for (size_t i = 0; i < d->n; i++) {
     const char *r;
-    if (under(path, d->s[i].context, &r) && *r && ignore_match(&d->s[i].ign, r)) return 1;
+    if (!under(path, d->s[i].context, &r) || !*r) continue;
+    if (!ignore_match(&d->s[i].ign, r)) return 0;
+    held = 1;
   }
-  return 0;
+  if (!held) return 0;
+  graph *g = *d->g;
+  size_t n = strlen(path);
+  if (holds(&g->recipe_files, path, n, is_dir)) return 0;
+  for (size_t i = 0; i < d->n; i++) {
+    const char *ts[] = {d->s[i].deps_t, d->s[i].base_t, d->s[i].lock_t};
+    for (size_t k = 0; k < 3; k++) {
+      target *t = ts[k] ? graph_find(g, ts[k]) : NULL;
+      if (t && holds(&t->inputs, path, n, is_dir)) return 0;
+    }
+  }
+  return 1;
 }
 
 static void on_watch_batch(void *ud, const strvec *paths) {

@@ -13,7 +13,9 @@ import urllib.request
 
 import pytest
 
+from dbxtest import REPO
 from engine import pump
+from test_images_bad import proj  # noqa: F401  (fixture)
 from test_lablink import Lab, engine  # noqa: F401  (engine is a fixture)
 
 APP = "allocator/src/lablink_allocator/app.py"
@@ -406,3 +408,31 @@ def test_a_kept_container_on_a_tcp_engine_is_adopted_by_content(lab):
         proxy.close()
         for c in dev_containers(lab.engine, lab):
             lab.engine.remove(c)
+
+
+def test_a_recipe_its_dockerignore_leaves_out_still_reloads(proj, engine):  # noqa: F811
+    """build.lua inside the build context, listed in its .dockerignore (it has
+    no business in the image): saving it still reloads the recipe."""
+    if not port_free(5000):
+        pytest.fail("127.0.0.1:5000 is taken; the allocator example serves there")
+    shutil.copytree(REPO / "examples/lablink/allocator", proj.path("app"),
+                    ignore=shutil.ignore_patterns("Dockerfile*", "start.sh", ".dbx"))
+    assert proj.run("init", "app").code == 0
+    with open(proj.path("app/.dockerignore"), "a") as f:
+        f.write("build.lua\n")
+    run = proj.spawn("-C", "app", "dev", "--watch")
+    try:
+        ready = run.wait_event(lambda e: e["event"] == "ready", timeout=900)
+        recipe = proj.read("app/build.lua")
+        assert 'health = "/health"' in recipe, recipe
+        proj.write("app/build.lua", recipe.replace('health = "/health"',
+                                                   'health = "/health", env = { RECIPE_MARK = "2" }'),
+                   dedent=False)
+        ev = run.wait_event(lambda e: e["event"] == "reload", timeout=300)
+        assert "error" not in ev and "build.lua" in ev["reason"], ev
+        assert ev["container"] != ready["container_id"][:12], "a new container, of the new image, took over"
+        assert "RECIPE_MARK=2" in engine.exec(ev["container"], "env").stdout
+    finally:
+        run.proc.send_signal(signal.SIGINT)
+        done = run.finish(timeout=60)
+    assert done.code == 130, done
