@@ -164,8 +164,19 @@ int tarmem_extract(const char *tar, size_t len, const char *dir, char **err) {
     size_t n;
     la_int64_t off;
     while ((r = la.read_data_block(in, &buf, &n, &off)) == ARCHIVE_OK)
-      if (la.write_data_block(out, buf, n, off) < ARCHIVE_WARN) break;
-    la.write_finish_entry(out);
+      if (la.write_data_block(out, buf, n, off) < ARCHIVE_WARN) {
+        *err = xasprintf("writing %s: %s", la.entry_pathname(e), la.error_string(out));
+        rc = -1;
+        break;
+      }
+    if (rc == 0 && r != ARCHIVE_EOF && r < ARCHIVE_WARN) {
+      *err = xasprintf("reading %s from the tar: %s", la.entry_pathname(e), la.error_string(in));
+      rc = -1;
+    }
+    if (la.write_finish_entry(out) < ARCHIVE_WARN && rc == 0) {
+      *err = xasprintf("writing %s: %s", la.entry_pathname(e), la.error_string(out));
+      rc = -1;
+    }
   }
   la.read_free(in);
   la.write_free(out);

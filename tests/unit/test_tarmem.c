@@ -4,6 +4,8 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <signal.h>
+#include <sys/resource.h>
 
 #include "tarmem.h"
 
@@ -77,11 +79,55 @@ static void rejects_garbage(void **state) {
   free(err);
 }
 
+/* A one-file tar of size bytes; caller frees. */
+static char *tar_of(size_t size, size_t *len) {
+  char *data = xcalloc(1, size);
+  memset(data, 'x', size);
+  tarmem *t = tarmem_new();
+  tarmem_add_data(t, "big.bin", data, size, 0644, 0, 0);
+  free(data);
+  return tarmem_finish(t, len);
+}
+
+static void a_cut_tar_is_an_error_naming_the_entry(void **state) {
+  (void)state;
+  size_t len;
+  char *tar = tar_of(100000, &len);
+  mkdir("out", 0755);
+  char *err = NULL;
+  assert_int_equal(tarmem_extract(tar, 512 + 4096, "out", &err), -1); /* the header and 4 KiB of data */
+  if (!strstr(err, "big.bin")) fail_msg("the message should name the entry: %s", err);
+  free(err);
+  free(tar);
+}
+
+static void a_write_that_fails_is_an_error(void **state) {
+  (void)state;
+  size_t len;
+  char *tar = tar_of(100000, &len);
+  mkdir("out", 0755);
+  struct rlimit old, small = {16384, 16384}; /* files past 16 KiB cannot be written: EFBIG */
+  getrlimit(RLIMIT_FSIZE, &old);
+  small.rlim_max = old.rlim_max;
+  void (*was)(int) = signal(SIGXFSZ, SIG_IGN);
+  setrlimit(RLIMIT_FSIZE, &small);
+  char *err = NULL;
+  int rc = tarmem_extract(tar, len, "out", &err);
+  setrlimit(RLIMIT_FSIZE, &old);
+  signal(SIGXFSZ, was);
+  assert_int_equal(rc, -1);
+  if (!strstr(err, "writing out/big.bin")) fail_msg("the message should name the file: %s", err);
+  free(err);
+  free(tar);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(round_trip, setup, teardown),
       cmocka_unit_test_setup_teardown(refuses_escapes, setup, teardown),
       cmocka_unit_test_setup_teardown(rejects_garbage, setup, teardown),
+      cmocka_unit_test_setup_teardown(a_cut_tar_is_an_error_naming_the_entry, setup, teardown),
+      cmocka_unit_test_setup_teardown(a_write_that_fails_is_an_error, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
