@@ -90,10 +90,12 @@ static const struct cmd cmds[] = {
      "(HOST[:PORT][/PATH]) through the engine under two names: its recipe tag\n"
      "(client:release -> REGISTRY/client:release) and its content key (REGISTRY/client:KEY16,\n"
      "the first 16 hex digits of its key), so a deployment can pin exactly what was built.\n"
-     "No credentials are sent: a registry that needs a login is not supported yet. A\n"
-     "registry on 127.0.0.1 is spoken to over plain HTTP, as the engine allows for loopback.\n"
-     "Exit status: 0 pushed, 1 the build or the push failed (unreachable registry included),\n"
-     "2 usage errors (no --to, not an image target) or no engine.\n\n"
+     "The login is the one `docker login HOST` keeps: its credential helper, or the auths\n"
+     "entry of $DOCKER_CONFIG/config.json (default ~/.docker/config.json). A registry on\n"
+     "127.0.0.1 is spoken to over plain HTTP, as the engine allows for loopback.\n"
+     "Exit status: 0 pushed, 1 the build or the push failed (unreachable registry or refused\n"
+     "login included), 2 usage errors (no --to, not an image target), no engine, or a docker\n"
+     "config or credential helper that cannot be read.\n\n"
      "Example:\n  dbx push trades/prod --to 127.0.0.1:5000\n"},
     {"engine", "", "say which container engine dbx talks to",
      "Asks the engine named by DOCKER_HOST (default /var/run/docker.sock) for its version,\n"
@@ -324,6 +326,13 @@ static int cmd_push(graph *g, const struct opts *o, const build_opts *bo) {
             g->t[roots[0]]->name, kind_name(g->t[roots[0]]->kind));
     code = 2;
   }
+  push_login login = {0};
+  char *err = NULL;
+  if (code == 0 && push_login_find(o->to, &login, &err) < 0) { /* before a build that would be for nothing */
+    fprintf(stderr, "dbx: push: %s\n", err);
+    free(err);
+    code = 2;
+  }
   strvec keys = {0};
   build_opts b = *bo;
   b.keys = &keys;
@@ -331,9 +340,10 @@ static int cmd_push(graph *g, const struct opts *o, const build_opts *bo) {
   exit_on_interrupt(); /* the build's own handling ended with it */
   if (code == 0 && keys.n == 1) {
     char *project = image_project_name();
-    code = push_image(g->t[roots[0]], keys.v[0], project, o->to);
+    code = push_image(g->t[roots[0]], keys.v[0], project, o->to, &login);
     free(project);
   }
+  push_login_free(&login);
   sv_free(&keys);
   free(roots);
   return code;

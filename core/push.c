@@ -9,6 +9,7 @@
 
 #include "engine.h"
 #include "image.h"
+#include "regauth.h"
 #include "term.h"
 #include "util.h"
 
@@ -64,15 +65,22 @@ void push_read_progress(const char *text, size_t len, char **error, char **diges
   }
 }
 
+/* How the registry's credentials were found, for push_one's messages. */
+struct creds {
+  const char *host;   /* the registry's HOST[:PORT] */
+  const char *header; /* "X-Registry-Auth: ..." */
+  const char *from;   /* where they came from, or NULL when there were none */
+};
+
 /* Push name:tag; 0, or -1 with *err set (caller frees). *digest receives the
  * digest the registry gave (caller frees). */
-static int push_one(engine *e, const char *name, const char *tag, char **digest, char **err) {
+static int push_one(engine *e, const struct creds *c, const char *name, const char *tag, char **digest,
+                    char **err) {
   char *esc = image_url_escape(name), *etag = image_url_escape(tag);
   char *path = xasprintf("/images/%s/push?tag=%s", esc, etag);
   free(esc);
   free(etag);
-  /* X-Registry-Auth: base64 of "{}": no credentials (the engine's own are used) */
-  engine_req q = {.method = "POST", .path = path, .header = "X-Registry-Auth: e30="};
+  engine_req q = {.method = "POST", .path = path, .header = c->header};
   char *body = NULL, *error = NULL, *got = NULL;
   size_t len = 0;
   long status = engine_send_wait(e, &q, &body, &len);
@@ -92,8 +100,17 @@ static int push_one(engine *e, const char *name, const char *tag, char **digest,
   } else if (error) {
     int unreachable = strstr(error, "dial tcp") || strstr(error, "no such host") ||
                       strstr(error, "connection refused") || strstr(error, "i/o timeout");
-    *err = xasprintf("pushing %s:%s failed: %s%s", name, tag, error,
-                     unreachable ? " (no registry answers there: is it running, and is the address right?)" : "");
+    int denied = strstr(error, "unauthorized") || strstr(error, "authentication required") ||
+                 strstr(error, "no basic auth credentials") || strstr(error, "denied");
+    char *hint = unreachable ? xstrdup(" (no registry answers there: is it running, and is the address right?)")
+                 : denied && c->from
+                     ? xasprintf(" (the credentials for %s from %s were refused)", c->host, c->from)
+                 : denied ? xasprintf(" (the registry wants a login: `docker login %s` keeps one where dbx reads it, "
+                                      "$DOCKER_CONFIG/config.json or ~/.docker/config.json)",
+                                      c->host)
+                          : xstrdup("");
+    *err = xasprintf("pushing %s:%s failed: %s%s", name, tag, error, hint);
+    free(hint);
     rc = -1;
   } else if (!got) {
     *err = xasprintf("pushing %s:%s: the engine's answer ended without the registry's digest", name, tag);
@@ -157,7 +174,24 @@ static void event(const char *target, const char *ref, const char *digest) {
   }
 }
 
-int push_image(const target *t, const char *key, const char *project, const char *registry) {
+char *push_registry_host(const char *registry) { return xstrndup(registry, strcspn(registry, "/")); }
+
+int push_login_find(const char *registry, push_login *out, char **err) {
+  char *host = push_registry_host(registry);
+  int rc = regauth_header(host, &out->auth, &out->from, err);
+  if (rc == 0 && out->from && term_verbose()) term_msg("dbx: push: the login for %s is from %s", host, out->from);
+  free(host);
+  return rc;
+}
+
+void push_login_free(push_login *l) {
+  free(l->auth);
+  free(l->from);
+  l->auth = l->from = NULL;
+}
+
+int push_image(const target *t, const char *key, const char *project, const char *registry,
+               const push_login *login) {
   uv_loop_t loop;
   uv_loop_init(&loop);
   engine *e = NULL;
@@ -169,6 +203,8 @@ int push_image(const target *t, const char *key, const char *project, const char
     uv_loop_close(&loop);
     return 2;
   }
+  char *host = push_registry_host(registry), *header = xasprintf("X-Registry-Auth: %s", login->auth);
+  struct creds c = {.host = host, .header = header, .from = login->from};
   char *local = image_tag(project, t->name, key), *repo = NULL, *tag = NULL;
   names_of(t, &repo, &tag);
   char *remote = xasprintf("%s/%s", registry, repo), *keytag = xasprintf("%.16s", key);
@@ -178,7 +214,7 @@ int push_image(const target *t, const char *key, const char *project, const char
     char *digest = NULL, *ref = xasprintf("%s:%s", remote, tags[i]);
     int rc = tag_image(e, local, remote, tags[i], &err);
     if (rc == 0) {
-      rc = push_one(e, remote, tags[i], &digest, &err);
+      rc = push_one(e, &c, remote, tags[i], &digest, &err);
       untag(e, ref); /* the engine keeps dbx's own names; the registry's are only for the push */
     }
     if (rc < 0) {
@@ -197,6 +233,8 @@ int push_image(const target *t, const char *key, const char *project, const char
   free(tag);
   free(remote);
   free(keytag);
+  free(host);
+  free(header);
   engine_close(e);
   uv_run(&loop, UV_RUN_DEFAULT);
   uv_loop_close(&loop);

@@ -20,9 +20,24 @@ const char *push_check_registry(const char *registry);
  * gave (either NULL when none; caller frees both). */
 void push_read_progress(const char *text, size_t len, char **error, char **digest);
 
-/* Push image target t, built with key (hex), for project, to registry. Exit
- * code: 0 pushed, 1 the engine or the registry refused (the message says
- * which), 2 no engine answers. */
-int push_image(const target *t, const char *key, const char *project, const char *registry);
+/* The HOST[:PORT] part of a registry address (caller frees). */
+char *push_registry_host(const char *registry);
+
+/* The login for a registry (see regauth.h): the X-Registry-Auth value, and
+ * where it came from (NULL: none was found, and none is sent). */
+typedef struct {
+  char *auth;
+  char *from;
+} push_login;
+/* Find the login for registry before anything is built; 0, or -1 with *err
+ * set (caller frees) when the docker config or its helper fails. */
+int push_login_find(const char *registry, push_login *out, char **err);
+void push_login_free(push_login *l);
+
+/* Push image target t, built with key (hex), for project, to registry with
+ * login. Exit code: 0 pushed, 1 the engine or the registry refused (the
+ * message says which), 2 no engine answers. */
+int push_image(const target *t, const char *key, const char *project, const char *registry,
+               const push_login *login);
 
 #endif

@@ -5,6 +5,7 @@ private dockerd with its own data root and socket, and an sshd that serves the
 test engine as `docker system dial-stdio` does."""
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -12,6 +13,7 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+import warnings
 
 from engine import free_port
 
@@ -68,26 +70,49 @@ class Redis:
         stop(self.proc)
 
 
-class Registry:
-    """docker-registry serving from a temporary folder on 127.0.0.1:PORT."""
+BCRYPT_ALPHABET = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
-    def __init__(self):
+
+class Registry:
+    """docker-registry serving from a temporary folder on 127.0.0.1:PORT; with
+    users ({name: password}), only to them (htpasswd, bcrypt)."""
+
+    def __init__(self, users=None):
         exe = shutil.which("docker-registry")
         assert exe, "docker-registry is missing: run scripts/setup.sh (Debian's docker-registry)"
         self.dir = tempfile.mkdtemp(prefix="dbx-registry-")
         self.port = free_port()
+        self.users = users or {}
         cfg = os.path.join(self.dir, "config.yml")
         with open(cfg, "w") as f:
             f.write(f"version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
                     f"    rootdirectory: {self.dir}/data\nhttp:\n  addr: 127.0.0.1:{self.port}\n")
+            if users:
+                f.write(f"auth:\n  htpasswd:\n    realm: dbx-test\n    path: {self.dir}/htpasswd\n")
+        if users:
+            with warnings.catch_warnings():  # crypt is deprecated; bookworm's Python still has it
+                warnings.simplefilter("ignore", DeprecationWarning)
+                import crypt
+            with open(os.path.join(self.dir, "htpasswd"), "w") as f:
+                for name, password in users.items():
+                    salt = "$2b$05$" + "".join(secrets.choice(BCRYPT_ALPHABET) for _ in range(22))
+                    hashed = crypt.crypt(password, salt)
+                    assert hashed and hashed.startswith("$2b$"), "this libc's crypt() has no bcrypt"
+                    f.write(f"{name}:{hashed}\n")
         self.log = open(os.path.join(self.dir, "log"), "w")
         self.proc = subprocess.Popen([exe, "serve", cfg], stdout=self.log, stderr=subprocess.STDOUT)
         wait_port(self.port, self.proc)
         self.address = f"127.0.0.1:{self.port}"
 
     def tags(self, repo):
+        import base64
         import json
-        with urllib.request.urlopen(f"http://{self.address}/v2/{repo}/tags/list", timeout=5) as r:
+        req = urllib.request.Request(f"http://{self.address}/v2/{repo}/tags/list")
+        if self.users:
+            name, password = next(iter(self.users.items()))
+            token = base64.b64encode(f"{name}:{password}".encode()).decode()
+            req.add_header("Authorization", f"Basic {token}")
+        with urllib.request.urlopen(req, timeout=5) as r:
             return sorted(json.loads(r.read().decode())["tags"] or [])
 
     def close(self):

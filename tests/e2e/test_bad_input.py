@@ -340,3 +340,17 @@ def test_recipe_error_after_a_good_build_keeps_the_store(project):
     assert r.code == 2 and "build.lua:2:" in r.err, r
     project.write("build.lua", OK, dedent=False)
     assert project.build().cached == {"a"}
+
+
+@pytest.mark.parametrize("config, words", [
+    ('{"auths":', ["the docker config", "is not a JSON object"]),
+    ('{"credsStore":"dbx-surely-missing"}', ["docker-credential-dbx-surely-missing is not on PATH"]),
+])
+def test_push_with_a_docker_config_it_cannot_use_stops_before_building(project, config, words):
+    write_files(project, {"build.lua": 'image "app" { dockerfile = "FROM scratch\\n" }\n',
+                          "dockercfg/config.json": config})
+    r = project.run("push", "app", "--to", "127.0.0.1:5000", env={"DOCKER_CONFIG": str(project.path("dockercfg"))})
+    assert r.code == 2, r
+    for w in words:
+        assert w in r.err, r
+    assert "plan:" not in r.out and "start " not in r.out, r

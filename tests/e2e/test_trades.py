@@ -4,6 +4,7 @@ services doing their work against a real broker (Redis, on loopback) and
 their state directory; a member's edit rebuilding only its own layers; and
 `dbx push` to a real registry, pulled back into a second, empty engine."""
 
+import base64
 import json
 import os
 
@@ -198,6 +199,48 @@ def test_push_to_an_unreachable_registry_fails_clearly(lab):
     r = lab.run("push", "trades/prod", "--to", f"127.0.0.1:{port}")
     assert r.code == 1, r
     assert f"127.0.0.1:{port}" in r.err and "no registry answers there" in r.err, r
+
+
+def test_push_to_a_registry_that_wants_a_login(lab, tmp_path):
+    """The credentials come from the docker CLI's config, as `docker login`
+    writes it: an auths entry, or a credential helper."""
+    reg = Registry(users={"alice": "s3cret"})
+    try:
+        cfg = tmp_path / "docker"
+        cfg.mkdir()
+        env = {"DOCKER_CONFIG": str(cfg)}
+        r = lab.run("push", "trades/prod", "--to", reg.address, env=env)
+        assert r.code == 1, r
+        assert f"the registry wants a login: `docker login {reg.address}`" in r.err, r
+
+        token = base64.b64encode(b"alice:wrong").decode()
+        (cfg / "config.json").write_text(json.dumps({"auths": {f"http://{reg.address}": {"auth": token}}}))
+        r = lab.run("push", "trades/prod", "--to", reg.address, env=env)
+        assert r.code == 1, r
+        assert f"the credentials for {reg.address} from auths in {cfg}/config.json were refused" in r.err, r
+
+        token = base64.b64encode(b"alice:s3cret").decode()
+        (cfg / "config.json").write_text(json.dumps({"auths": {reg.address: {"auth": token}}}))
+        r = lab.build("push", "trades/prod", "--to", reg.address, env=env)
+        assert r.code == 0, r
+        assert "prod" in reg.tags("trades")
+
+        # a credential helper named by credsStore, found on PATH
+        bin_dir = tmp_path / "bin"
+        bin_dir.mkdir()
+        helper = bin_dir / "docker-credential-dbxtest"
+        helper.write_text("#!/bin/sh\nread host\n[ \"$1\" = get ] || exit 3\n"
+                          "echo \"$host\" >> \"$(dirname \"$0\")/asked\"\n"
+                          "printf '{\"ServerURL\":\"%s\",\"Username\":\"alice\",\"Secret\":\"s3cret\"}' \"$host\"\n")
+        helper.chmod(0o755)
+        (cfg / "config.json").write_text(json.dumps({"credsStore": "dbxtest"}))
+        env["PATH"] = f"{bin_dir}:{os.environ['PATH']}"
+        r = lab.build("push", "candles/prod", "--to", reg.address, env=env, timeout=900)
+        assert r.code == 0, r
+        assert "prod" in reg.tags("candles")
+        assert (bin_dir / "asked").read_text() == f"{reg.address}\n"
+    finally:
+        reg.close()
 
 
 def test_committed_dockerfiles_match_dbx_gen(tmp_path):
