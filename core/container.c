@@ -136,10 +136,8 @@ int container_find(engine *e, const strvec *labels, strvec *ids, char **err) {
   return rc;
 }
 
-/* POST /containers/ID/exec for argv as user (its output attached or not):
- * 0 with *exec_id set (caller frees), or -1 with *err set. */
-static int exec_create(engine *e, const char *id, const strvec *argv, const char *user, int attach, char **exec_id,
-                       char **err) {
+int container_exec_create(engine *e, const char *id, const strvec *argv, const char *user, int attach,
+                          char **exec_id, char **err) {
   cJSON *cfg = cJSON_CreateObject(), *cmd = cJSON_AddArrayToObject(cfg, "Cmd");
   for (size_t i = 0; i < argv->n; i++) cJSON_AddItemToArray(cmd, cJSON_CreateString(argv->v[i]));
   if (user) cJSON_AddStringToObject(cfg, "User", user);
@@ -147,6 +145,7 @@ static int exec_create(engine *e, const char *id, const strvec *argv, const char
     cJSON_AddTrueToObject(cfg, "AttachStdout");
     cJSON_AddTrueToObject(cfg, "AttachStderr");
   }
+  if (attach > 1) cJSON_AddTrueToObject(cfg, "AttachStdin");
   char *json = cJSON_PrintUnformatted(cfg), *path = xasprintf("/containers/%s/exec", id), *body = NULL;
   cJSON_Delete(cfg);
   static const long created[] = {201, 0};
@@ -184,7 +183,7 @@ static void add_stdout_line(void *ud, int stream, const char *line, size_t len) 
 int container_exec_output(engine *e, const char *id, const strvec *argv, const char *user, int *status,
                           char **out, char **err) {
   char *exec_id = NULL, *path, *body;
-  int rc = exec_create(e, id, argv, user, 1, &exec_id, err);
+  int rc = container_exec_create(e, id, argv, user, 1, &exec_id, err);
   if (rc < 0) return rc;
   /* attached: the answer is its output, framed as a log stream, until it ends */
   path = xasprintf("/exec/%s/start", exec_id);

@@ -43,6 +43,11 @@ int container_put_archive(engine *e, const char *id, const char *dir, const char
 int container_get_archive(engine *e, const char *id, const char *path, char **tar, size_t *len,
                           char **err);
 
+/* POST /containers/ID/exec for argv as user (NULL: the image's), its output
+ * attached (attach 1), its stdin too (2), or neither (0), without starting
+ * it; *exec_id receives the exec's id (caller frees). */
+int container_exec_create(engine *e, const char *id, const strvec *argv, const char *user, int attach,
+                          char **exec_id, char **err);
 /* Run argv in the running container as user (NULL: the image's) and wait
  * for it; *status receives its exit status. */
 int container_exec(engine *e, const char *id, const strvec *argv, const char *user, int *status, char **err);

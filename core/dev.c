@@ -17,6 +17,7 @@
 #include <cjson/cJSON.h>
 
 #include "container.h"
+#include "execstream.h"
 #include "engine.h"
 #include "glob.h"
 #include "hash.h"
@@ -58,6 +59,11 @@ struct svc {
   size_t starts, exits; /* "dbx-init: started" and "... exited" lines seen */
   engine *probe;        /* HTTP health checks, when the service has a port */
   int pidfd;            /* the container's dbx-init, to signal without the API; -1: use the API */
+  execstream *agent;    /* archive mode: dbx-init --receive in container agent_cid, or NULL */
+  char *agent_cid;      /* the container the agent runs in (or could not be started in) */
+  int agent_failed;     /* it could not be started there, or ended before its first answer (a
+                         * dbx-init without --receive): the archive API it is */
+  int agent_answered;   /* an agent in agent_cid has applied a batch */
 };
 
 struct dev {
@@ -68,6 +74,7 @@ struct dev {
   char *project;
   int archive; /* files go in through the archive API (remote engine, or --sync=archive) */
   int remote;  /* the engine is on another machine: an app's port is probed from inside its container */
+  int no_agent; /* DBX_NO_AGENT: archive mode copies through the archive API only */
   int host_net;
   struct svc *s;
   size_t n;
@@ -973,12 +980,128 @@ static void note_synced(struct svc *s, const char *rel) {
   free(p);
 }
 
+/* Copy files (context-relative) into s's container as one archive PUT and
+ * remove gone (absolute) with an `rm` run through the exec API; 0, or -1
+ * with *err set. */
+static int put_through_api(struct svc *s, const strvec *files, const strvec *gone, char **err) {
+  int rc = 0;
+  if (files->n) {
+    tarmem *t = tarmem_new();
+    for (size_t i = 0; i < files->n && rc == 0; i++) {
+      char *host = path_join(s->context, files->v[i]);
+      int r = tarmem_add_file(t, files->v[i], host, s->uid, s->uid);
+      if (r < 0) {
+        *err = xasprintf("cannot read %s: %s", host, strerror(-r));
+        rc = -1;
+      }
+      free(host);
+    }
+    size_t len;
+    char *tar = tarmem_finish(t, &len);
+    if (rc == 0) rc = container_put_archive(s->d->e, s->cid, s->workdir, tar, len, err);
+    free(tar);
+  }
+  if (rc == 0 && gone->n) {
+    strvec argv = {0};
+    sv_push(&argv, "rm");
+    sv_push(&argv, "-rf");
+    sv_push(&argv, "--");
+    for (size_t i = 0; i < gone->n; i++) sv_push(&argv, gone->v[i]);
+    int status = 0;
+    rc = container_exec(s->d->e, s->cid, &argv, "root", &status, err);
+    sv_free(&argv);
+  }
+  return rc;
+}
+
+#define AGENT_ANSWER_MS 30000 /* for the agent to apply a batch */
+
+static void agent_close(struct svc *s) {
+  execstream_close(s->agent);
+  s->agent = NULL;
+}
+
+/* s's agent, started in its current container when there is none there
+ * yet (once: a container that cannot run it goes without); NULL for none. */
+static execstream *agent_of(struct svc *s) {
+  if (s->d->no_agent) return NULL;
+  if (!s->agent_cid || strcmp(s->agent_cid, s->cid) != 0) { /* another container now */
+    agent_close(s);
+    free(s->agent_cid);
+    s->agent_cid = xstrdup(s->cid);
+    s->agent_failed = s->agent_answered = 0;
+  }
+  if (s->agent && execstream_ended(s->agent)) agent_close(s);
+  if (!s->agent && !s->agent_failed) {
+    strvec argv = {0};
+    sv_push(&argv, TOOLS_DIR "/dbx-init");
+    sv_push(&argv, "--receive");
+    char *why = NULL;
+    if (execstream_open(s->d->e, s->cid, &argv, "root", &s->agent, &why) < 0) {
+      s->agent_failed = 1;
+      if (term_verbose()) say(s, "no file agent in the container (%s); copying through the archive API", why);
+      free(why);
+    }
+    sv_free(&argv);
+  }
+  return s->agent;
+}
+
+/* Apply a batch through s's agent: files (context-relative) copied in,
+ * gone (absolute paths in the container) removed. 0; 1 when the agent is
+ * not there or broke (the caller uses the archive API instead); -1 with
+ * *err set when it applied the batch and a record failed. */
+static int agent_apply(struct svc *s, const strvec *files, const strvec *gone, char **err) {
+  if (!agent_of(s)) return 1;
+  strbuf sb = {0};
+  int rc = 0;
+  for (size_t i = 0; i < files->n && rc == 0; i++) {
+    char *host = path_join(s->context, files->v[i]), *data = NULL;
+    struct stat st;
+    size_t len = 0;
+    if (strchr(files->v[i], '\n')) {
+      rc = 1; /* a name the records cannot carry */
+    } else if (stat(host, &st) < 0 || read_file(host, &data, &len) < 0) {
+      *err = xasprintf("cannot read %s: %s", host, strerror(errno));
+      rc = -1;
+    } else {
+      sb_addf(&sb, "F %o %d %d %zu %s/%s\n", (unsigned)(st.st_mode & 07777), s->uid, s->uid, len, s->workdir,
+              files->v[i]);
+      sb_addn(&sb, data, len);
+    }
+    free(data);
+    free(host);
+  }
+  for (size_t i = 0; i < gone->n && rc == 0; i++) {
+    if (strchr(gone->v[i], '\n')) rc = 1;
+    else sb_addf(&sb, "D %s\n", gone->v[i]);
+  }
+  char *answer = NULL, *why = NULL;
+  if (rc == 0) {
+    sb_adds(&sb, "S\n");
+    if (execstream_write(s->agent, sb.buf, sb.len, &why) < 0 ||
+        execstream_line(s->agent, AGENT_ANSWER_MS, &answer, &why) < 0) {
+      if (term_verbose()) say(s, "the file agent broke (%s); copying through the archive API", why);
+      agent_close(s);
+      s->agent_failed = !s->agent_answered; /* one that has worked is started again next time */
+      rc = 1;
+    } else {
+      s->agent_answered = 1;
+      if (strncmp(answer, "ok ", 3) != 0) {
+        *err = xasprintf("copying into the container: %s", strncmp(answer, "error ", 6) == 0 ? answer + 6 : answer);
+        rc = -1;
+      }
+    }
+  }
+  free(answer);
+  free(why);
+  sb_free(&sb);
+  return rc;
+}
+
 /* Put the changed source files (context-relative rels) into s's container. */
 static int sync_files(struct svc *s, const strvec *rels, struct change *c, char **err) {
-  struct dev *d = s->d;
-  tarmem *t = NULL;
-  strvec gone = {0};
-  size_t in_tar = 0;
+  strvec files = {0}, gone = {0};
   int rc = 0;
   for (size_t i = 0; i < rels->n && rc == 0; i++) {
     const char *rel = rels->v[i];
@@ -1016,43 +1139,26 @@ static int sync_files(struct svc *s, const strvec *rels, struct change *c, char 
       }
       free(dst);
     } else if (exists && S_ISREG(st.st_mode)) {
-      if (!t) t = tarmem_new();
-      int r = tarmem_add_file(t, rel, host, s->uid, s->uid);
-      if (r < 0) {
-        *err = xasprintf("cannot read %s: %s", host, strerror(-r));
-        rc = -1;
-      } else {
-        in_tar++;
-        sv_push(&c->names, rel);
-        know(s, rel, 1);
-      }
+      sv_push(&files, rel);
     } else if (!exists && held(s, rel)) {
       sv_push_own(&gone, xasprintf("%s/%s", s->workdir, rel));
       sv_push(&c->names, rel);
-      know(s, rel, 0);
     }
     free(host);
   }
-  if (t) {
-    size_t len;
-    char *tar = tarmem_finish(t, &len);
-    if (rc == 0 && in_tar) {
-      rc = container_put_archive(d->e, s->cid, s->workdir, tar, len, err);
-      if (rc == 0) c->copied += in_tar;
+  int via = rc == 0 && (files.n || gone.n) ? agent_apply(s, &files, &gone, err) : 0;
+  if (via == 1) via = put_through_api(s, &files, &gone, err);
+  if (rc == 0) rc = via;
+  if (rc == 0) {
+    for (size_t i = 0; i < files.n; i++) {
+      sv_push(&c->names, files.v[i]);
+      know(s, files.v[i], 1);
     }
-    free(tar);
+    for (size_t i = 0; i < gone.n; i++) know(s, gone.v[i] + strlen(s->workdir) + 1, 0);
+    c->copied += files.n;
+    c->deleted += gone.n;
   }
-  if (rc == 0 && gone.n) {
-    strvec argv = {0};
-    sv_push(&argv, "rm");
-    sv_push(&argv, "-rf");
-    sv_push(&argv, "--");
-    for (size_t i = 0; i < gone.n; i++) sv_push(&argv, gone.v[i]);
-    int status = 0;
-    rc = container_exec(d->e, s->cid, &argv, "root", &status, err);
-    if (rc == 0) c->deleted += gone.n;
-    sv_free(&argv);
-  }
+  sv_free(&files);
   sv_free(&gone);
   return rc;
 }
@@ -1335,6 +1441,7 @@ static int first_start(struct svc *s) {
     return s->d->stop ? -1 : 0; /* keep it: the next edit may fix the app */
   }
   report_ready(s, t0);
+  if (s->d->archive && !s->mount) agent_of(s); /* started now, not on the first edit */
   return 0;
 }
 
@@ -1383,6 +1490,7 @@ static int replace(struct svc *s, const char *reason) {
     char *action = xasprintf("rebuilt, new container %.12s", s->cid);
     report(s, reason, action, now_ms() - t0, 0, 0, started ? now_ms() - started : 0, NULL);
     free(action);
+    if (d->archive && !s->mount) agent_of(s);
     free(old_id);
     rc = 1;
   } else {
@@ -1684,6 +1792,8 @@ int dev_run(graph **g, const strvec *services, const dev_opts *o) {
   const char *addr = engine_address(d.e);
   d.archive = strcmp(o->sync, "archive") == 0 || (strcmp(o->sync, "auto") == 0 && strncmp(addr, "unix://", 7) != 0);
   d.remote = !engine_address_is_local(addr);
+  const char *na = getenv("DBX_NO_AGENT");
+  d.no_agent = na && *na && strcmp(na, "0") != 0;
   d.project = image_project_name();
 
   /* watched from before the first build: a save made while it builds, or
@@ -1771,6 +1881,8 @@ out:
     struct svc *s = &d.s[i];
     container_logs_close(s->logs);
     detach_signal(s);
+    agent_close(s);
+    free(s->agent_cid);
     if (s->probe) engine_close(s->probe);
     svc_clear_facts(s);
     free(s->name), free(s->image_id), free(s->cid), free(s->syncdir), free(s->rundir), free(s->start_mark);

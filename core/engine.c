@@ -256,6 +256,10 @@ int engine_open(uv_loop_t *loop, const char *host, engine **out, char **err) {
 
 const char *engine_address(const engine *e) { return e->address; }
 
+uv_loop_t *engine_loop(const engine *e) { return e->loop; }
+
+const char *engine_socket(const engine *e) { return e->socket; }
+
 static void free_req(struct req *r) {
   api.easy_cleanup(r->easy);
   api.slist_free_all(r->headers);

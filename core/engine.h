@@ -21,6 +21,11 @@ typedef void (*engine_cb)(void *ud, long status, const char *body, size_t len);
 int engine_open(uv_loop_t *loop, const char *docker_host, engine **out, char **err);
 /* Where the client connects, as written ("unix:///var/run/docker.sock"). */
 const char *engine_address(const engine *e);
+/* The loop the client runs on. */
+uv_loop_t *engine_loop(const engine *e);
+/* The unix socket the client connects to (for ssh://, the local end of its
+ * bridge), or NULL for a tcp:// engine. */
+const char *engine_socket(const engine *e);
 /* 1 when an engine at this DOCKER_HOST address runs on this machine, so the
  * ports its containers publish on 127.0.0.1 are this machine's: unix:// and
  * tcp:// to localhost, 127.0.0.0/8 or [::1]. 0 for any other tcp:// host and

@@ -33,11 +33,30 @@
  * stdout. dbx dev runs it through the exec API when the engine is on another
  * machine, where the app's port is not reachable from dbx's own.
  *
+ *   dbx-init --receive
+ *
+ * is dbx dev's file agent on an engine it reaches only through the API: one
+ * exec with stdin attached, kept open for the session, instead of an
+ * archive PUT and an `rm` exec per reload. It reads records from stdin:
+ *
+ *   F MODE UID GID SIZE PATH\n + SIZE bytes   PATH (absolute) gets the bytes,
+ *       through a temp file beside it and a rename, with MODE (octal) and
+ *       owner UID:GID; missing folders above it are made, 0755 UID:GID
+ *   D PATH\n                                   PATH is removed, with all below it
+ *   S\n                                        answered on stdout, once all
+ *       before it is applied, "ok N" (N records applied) or "error PATH: WHY"
+ *       for the first that failed since the last S
+ *
+ * and ends at the end of its input; a malformed record ends it with status 1.
+ *
  * Built static by the Makefile so it runs in any image. One file, no
  * dependencies beyond libc. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -46,6 +65,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -64,7 +84,9 @@ static const char USAGE[] =
     "                  (default 5000), start it again (the default)\n"
     "  --hup=forward   SIGHUP: sent on to PROGRAM, which restarts its own work\n"
     "or:    dbx-init --probe PORT PATH\n"
-    "Exits 0 when GET PATH on 127.0.0.1:PORT answers 2xx or 3xx, else 1 saying why.\n";
+    "Exits 0 when GET PATH on 127.0.0.1:PORT answers 2xx or 3xx, else 1 saying why.\n"
+    "or:    dbx-init --receive\n"
+    "Applies file records read on stdin (dbx dev's file agent; see the source).\n";
 
 __attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...) {
   va_list ap;
@@ -205,7 +227,102 @@ static int probe(const char *port_s, const char *path) {
   return 1;
 }
 
+/* ---- --receive: the sync agent ---- */
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw) {
+  (void)st, (void)flag, (void)ftw;
+  return remove(p) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+/* Make the folders above path that are missing, owned by uid:gid; 0 or an errno. */
+static int make_parents(char *path, uid_t uid, gid_t gid) {
+  for (char *s = strchr(path + 1, '/'); s; s = strchr(s + 1, '/')) {
+    *s = '\0';
+    int rc = mkdir(path, 0755);
+    int e = errno;
+    if (rc == 0 && chown(path, uid, gid) < 0) e = errno, rc = -1; /* new: the app's, like the files */
+    *s = '/';
+    if (rc < 0 && e != EEXIST) return e;
+  }
+  return 0;
+}
+
+/* Write size bytes from in to path (through a temp file beside it and a
+ * rename) with mode and owner; 0, or an errno (the bytes are read either way). */
+static int put_file(FILE *in, char *path, unsigned mode, uid_t uid, gid_t gid, unsigned long long size, int *cut) {
+  char tmp[PATH_MAX + 16], buf[65536];
+  int e = path[0] == '/' ? 0 : EINVAL, fd = -1;
+  if (!e && snprintf(tmp, sizeof tmp, "%s.dbx-%d", path, (int)getpid()) >= (int)sizeof tmp) e = ENAMETOOLONG;
+  if (!e) e = make_parents(path, uid, gid);
+  if (!e && (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0) e = errno;
+  while (size > 0) {
+    size_t want = size < sizeof buf ? (size_t)size : sizeof buf, got = fread(buf, 1, want, in);
+    if (got == 0) {
+      *cut = 1;
+      break;
+    }
+    size -= got;
+    for (size_t off = 0; fd >= 0 && !e && off < got;) {
+      ssize_t w = write(fd, buf + off, got - off);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) e = errno;
+      else off += (size_t)w;
+    }
+  }
+  if (fd >= 0) {
+    if (!e && !*cut && (fchown(fd, uid, gid) < 0 || fchmod(fd, mode & 07777) < 0)) e = errno;
+    if (close(fd) < 0 && !e) e = errno;
+    if (!e && !*cut && rename(tmp, path) < 0) e = errno;
+    if (e || *cut) unlink(tmp);
+  }
+  return e;
+}
+
+/* Apply what dbx dev sends on stdin, answer on stdout; see the top. */
+static int receive(void) {
+  char line[PATH_MAX + 128], first[PATH_MAX + 160] = "";
+  size_t applied = 0;
+  while (fgets(line, sizeof line, stdin)) {
+    size_t n = strlen(line);
+    if (n == 0 || line[n - 1] != '\n') {
+      printf("error a record longer than %zu bytes\n", sizeof line - 1);
+      return 1;
+    }
+    line[n - 1] = '\0';
+    unsigned mode;
+    unsigned long uid, gid;
+    unsigned long long size;
+    int used = 0, cut = 0, e = 0;
+    char *path = NULL;
+    if (line[0] == 'F' && sscanf(line, "F %o %lu %lu %llu %n", &mode, &uid, &gid, &size, &used) == 4 && used) {
+      path = line + used;
+      e = put_file(stdin, path, mode, (uid_t)uid, (gid_t)gid, size, &cut);
+      if (cut) {
+        printf("error the input ended inside %s\n", path);
+        return 1;
+      }
+    } else if (line[0] == 'D' && line[1] == ' ' && line[2] == '/') {
+      path = line + 2;
+      if (nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT) e = errno;
+    } else if (strcmp(line, "S") == 0) {
+      if (first[0]) printf("error %s\n", first);
+      else printf("ok %zu\n", applied);
+      fflush(stdout);
+      first[0] = '\0';
+      applied = 0;
+      continue;
+    } else {
+      printf("error not a record: %.60s\n", line);
+      return 1;
+    }
+    if (e && !first[0]) snprintf(first, sizeof first, "%s: %s", path, strerror(e));
+    if (!e) applied++;
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  if (argc == 2 && strcmp(argv[1], "--receive") == 0) return receive();
   if (argc >= 2 && strcmp(argv[1], "--probe") == 0) {
     if (argc != 4) {
       fputs(USAGE, stderr);

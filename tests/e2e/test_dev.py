@@ -436,3 +436,64 @@ def test_a_recipe_its_dockerignore_leaves_out_still_reloads(proj, engine):  # no
         run.proc.send_signal(signal.SIGINT)
         done = run.finish(timeout=60)
     assert done.code == 130, done
+
+
+def engine_events(lab, cid, since, event):
+    """The actions of kind event (exec_create, extract-to-dir) on cid since the unix time since (0: ever)."""
+    out = lab.engine.docker("events", "--since", str(since), "--until", str(int(time.time()) + 1),
+                            "--filter", f"container={cid}", "--filter", f"event={event}",
+                            "--format", "{{.Action}}").stdout
+    return [line for line in out.splitlines() if line.strip()]
+
+
+def test_archive_mode_keeps_one_agent_and_makes_no_api_call_per_file(lab):
+    s = Session(lab, "allocator", "--sync=archive")
+    try:
+        cid = s.ready["container_id"]
+        lab.edit(APP, 'return jsonify(status="ok",', 'return jsonify(status="ok", agent=1,')
+        assert "error" not in s.reload(), s.run.seen
+        lab.write(f"{PKG}/extra/agent.txt", "a\n")
+        s.reload()
+        (lab.root / f"{PKG}/extra/agent.txt").unlink()
+        ev = s.reload()
+        assert "deleted 1 file" in ev["action"], ev
+        assert get(5000).get("agent") == 1
+        assert lab.engine.exec(cid, "test -e /app/src/lablink_allocator/extra/agent.txt", check=False).returncode != 0
+        execs = engine_events(lab, cid, 0, "exec_create")  # over the container's whole life
+        assert len([e for e in execs if "--receive" in e]) == 1, f"one agent for every reload: {execs}"
+        assert not [e for e in execs if "rm -rf" in e], execs
+        assert engine_events(lab, cid, 0, "extract-to-dir") == ["extract-to-dir"], \
+            "one archive PUT (dbx-init itself, at the start), none per reload"
+    finally:
+        r = s.stop()
+    assert r.code == 130
+
+
+def test_a_kept_container_without_the_agent_gets_files_through_the_archive_api(lab):
+    """A container kept by a dbx whose dbx-init had no --receive: the agent
+    ends before its first answer, and the archive API carries the files."""
+    s = Session(lab, "allocator", "--sync=archive", "--keep")
+    cid = s.ready["container_id"]
+    assert s.stop().code == 130
+    try:
+        lab.engine.docker("exec", "-u", "root", cid, "sh", "-c",
+                          "printf '#!/bin/sh\\necho unknown option >&2; exit 2\\n' > /.dbx/old"
+                          " && chmod 755 /.dbx/old && mv /.dbx/old /.dbx/dbx-init")
+        lab.edit(APP, "agent=1,", "agent=2,")
+        s = Session(lab, "allocator", "--sync=archive")
+        try:
+            assert s.ready["container_id"] == cid, "the kept container is adopted"
+            assert get(5000).get("agent") == 2
+            lab.edit(APP, "agent=2,", "agent=3,")
+            assert "error" not in s.reload(), s.run.seen
+            assert get(5000).get("agent") == 3
+            # over the container's whole life: dbx-init at the start, the adoption's sync, the edit
+            assert len(engine_events(lab, cid, 0, "extract-to-dir")) == 3, "an archive PUT per sync"
+            tries = [e for e in engine_events(lab, cid, 0, "exec_create") if "--receive" in e]
+            assert len(tries) == 2, f"the agent: the first session's, then one try by the second: {tries}"
+        finally:
+            r = s.stop()
+        assert r.code == 130
+    finally:
+        for c in dev_containers(lab.engine, lab):
+            lab.engine.remove(c)

@@ -2,6 +2,7 @@
 #include "unit.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -417,6 +418,74 @@ static void probe_refuses_a_bad_port_or_path(void **state) {
   assert_int_equal(run_probe("5000", "/a b"), 2);
 }
 
+/* Run dbx-init --receive with the file "records" on stdin and stdout into
+ * "answers"; its exit code. */
+static int run_receive(const char *records) {
+  ut_put("records", records);
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (!freopen("records", "r", stdin) || !freopen("answers", "w", stdout)) _exit(125);
+    execl(INIT, INIT, "--receive", (char *)NULL);
+    _exit(126);
+  }
+  int st = wait_for(pid, 10000);
+  if (st < 0) stop(pid);
+  assert_true(st >= 0 && WIFEXITED(st));
+  return WEXITSTATUS(st);
+}
+
+static void receive_writes_files_and_removes_paths(void **state) {
+  ut_tmpdir *t = *state;
+  mkdir_p("gone/deep");
+  ut_put("gone/deep/f", "x");
+  char *records = xasprintf("F 640 1000 1001 6 %s/new/sub/a.txt\nhello\n"
+                            "F 755 1000 1001 0 %s/empty\n"
+                            "D %s/gone\nD %s/never-there\nS\n"
+                            "F 644 0 0 3 relative/path\nabcS\n",
+                            t->path, t->path, t->path, t->path);
+  assert_int_equal(run_receive(records), 0);
+  free(records);
+  char *answers = ut_slurp("answers"), *a = ut_slurp("new/sub/a.txt");
+  assert_string_equal(answers, "ok 4\nerror relative/path: Invalid argument\n");
+  assert_string_equal(a, "hello\n");
+  struct stat st;
+  assert_int_equal(stat("new/sub/a.txt", &st), 0);
+  assert_int_equal(st.st_mode & 07777, 0640);
+  assert_int_equal(stat("empty", &st), 0);
+  assert_int_equal(st.st_size, 0);
+  assert_int_equal(st.st_mode & 07777, 0755);
+  if (geteuid() == 0) {
+    assert_int_equal(stat("new/sub/a.txt", &st), 0);
+    assert_int_equal((int)st.st_uid, 1000);
+    assert_int_equal((int)st.st_gid, 1001);
+    assert_int_equal(stat("new/sub", &st), 0); /* made for the file: the app's too */
+    assert_int_equal((int)st.st_uid, 1000);
+  }
+  assert_false(ut_exists("gone"));
+  DIR *dir = opendir("new/sub");
+  size_t entries = 0;
+  for (struct dirent *de; dir && (de = readdir(dir));) entries += de->d_name[0] != '.';
+  if (dir) closedir(dir);
+  assert_int_equal(entries, 1); /* a.txt alone: no temp file left beside it */
+  free(answers);
+  free(a);
+}
+
+static void receive_stops_at_a_malformed_or_cut_record(void **state) {
+  ut_tmpdir *t = *state;
+  assert_int_equal(run_receive("X what\n"), 1);
+  char *answers = ut_slurp("answers");
+  assert_string_equal(answers, "error not a record: X what\n");
+  free(answers);
+  char *records = xasprintf("F 644 0 0 100 %s/cut.txt\nonly ten b", t->path);
+  assert_int_equal(run_receive(records), 1);
+  free(records);
+  answers = ut_slurp("answers");
+  if (!strstr(answers, "error the input ended inside ")) fail_msg("%s", answers);
+  free(answers);
+  assert_false(ut_exists("cut.txt")); /* nothing half-written is left in its place */
+}
+
 int main(void) {
   if (!realpath("../dbx-init", INIT)) {
     fprintf(stderr, "test_dbx_init: no ../dbx-init beside the tests (make builds it)\n");
@@ -440,6 +509,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(probe_fails_on_an_error_answer_and_says_it, setup, teardown),
       cmocka_unit_test_setup_teardown(probe_fails_when_nothing_listens, setup, teardown),
       cmocka_unit_test_setup_teardown(probe_refuses_a_bad_port_or_path, setup, teardown),
+      cmocka_unit_test_setup_teardown(receive_writes_files_and_removes_paths, setup, teardown),
+      cmocka_unit_test_setup_teardown(receive_stops_at_a_malformed_or_cut_record, setup, teardown),
   };
   return cmocka_run_group_tests_name("dbx-init", tests, NULL, NULL);
 }
