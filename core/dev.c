@@ -63,7 +63,7 @@ struct svc {
   char *agent_cid;      /* the container the agent runs in (or could not be started in) */
   int agent_failed;     /* it could not be started there, or ended before its first answer (a
                          * dbx-init without --receive): the archive API it is */
-  int agent_answered;   /* an agent in agent_cid has applied a batch */
+  int agent_answered;   /* an agent in agent_cid has answered */
 };
 
 struct dev {
@@ -599,7 +599,8 @@ static int wait_health_cmd(struct svc *s, const strvec *argv, int probe, uint64_
       free(err);
       return -1;
     }
-    if (status == 0) {
+    if (status == 0 || (probe && status == 2)) { /* 2: a dbx-init without --probe (kept by an older dbx) */
+      if (status == 2 && term_verbose()) say(s, "this container's dbx-init cannot probe; not waiting for health");
       free(out);
       return 0;
     }
@@ -1014,7 +1015,7 @@ static int put_through_api(struct svc *s, const strvec *files, const strvec *gon
   return rc;
 }
 
-#define AGENT_ANSWER_MS 30000 /* for the agent to apply a batch */
+#define AGENT_ANSWER_MS 30000 /* for the agent to take a batch, and to apply it */
 
 static void agent_close(struct svc *s) {
   execstream_close(s->agent);
@@ -1031,17 +1032,31 @@ static execstream *agent_of(struct svc *s) {
     s->agent_cid = xstrdup(s->cid);
     s->agent_failed = s->agent_answered = 0;
   }
-  if (s->agent && execstream_ended(s->agent)) agent_close(s);
+  if (s->agent && execstream_ended(s->agent)) agent_close(s); /* restarted below: it has answered before */
   if (!s->agent && !s->agent_failed) {
     strvec argv = {0};
     sv_push(&argv, TOOLS_DIR "/dbx-init");
     sv_push(&argv, "--receive");
-    char *why = NULL;
-    if (execstream_open(s->d->e, s->cid, &argv, "root", &s->agent, &why) < 0) {
-      s->agent_failed = 1;
-      if (term_verbose()) say(s, "no file agent in the container (%s); copying through the archive API", why);
-      free(why);
+    char *why = NULL, *hello = NULL;
+    /* an empty batch first: a dbx-init without --receive (a container kept
+     * by an older dbx) ends instead of answering "ok 0" */
+    int rc = execstream_open(s->d->e, s->cid, &argv, "root", &s->d->stop, &s->agent, &why);
+    if (rc == 0) rc = execstream_write(s->agent, "S\n", 2, AGENT_ANSWER_MS, &why);
+    if (rc == 0) rc = execstream_line(s->agent, AGENT_ANSWER_MS, &hello, &why);
+    if (rc == 0 && strcmp(hello, "ok 0") != 0) {
+      why = xasprintf("it answered '%s'", hello);
+      rc = -1;
     }
+    if (rc < 0) {
+      agent_close(s);
+      s->agent_failed = !s->d->stop; /* an interrupted start is no verdict */
+      if (term_verbose() && !s->d->stop)
+        say(s, "no file agent in the container (%s); copying through the archive API", why);
+    } else {
+      s->agent_answered = 1;
+    }
+    free(hello);
+    free(why);
     sv_free(&argv);
   }
   return s->agent;
@@ -1079,14 +1094,12 @@ static int agent_apply(struct svc *s, const strvec *files, const strvec *gone, c
   char *answer = NULL, *why = NULL;
   if (rc == 0) {
     sb_adds(&sb, "S\n");
-    if (execstream_write(s->agent, sb.buf, sb.len, &why) < 0 ||
+    if (execstream_write(s->agent, sb.buf, sb.len, AGENT_ANSWER_MS, &why) < 0 ||
         execstream_line(s->agent, AGENT_ANSWER_MS, &answer, &why) < 0) {
       if (term_verbose()) say(s, "the file agent broke (%s); copying through the archive API", why);
-      agent_close(s);
-      s->agent_failed = !s->agent_answered; /* one that has worked is started again next time */
+      agent_close(s); /* it has answered before: a new one is started next time */
       rc = 1;
     } else {
-      s->agent_answered = 1;
       if (strncmp(answer, "ok ", 3) != 0) {
         *err = xasprintf("copying into the container: %s", strncmp(answer, "error ", 6) == 0 ? answer + 6 : answer);
         rc = -1;
@@ -1148,6 +1161,8 @@ static int sync_files(struct svc *s, const strvec *rels, struct change *c, char 
   }
   int via = rc == 0 && (files.n || gone.n) ? agent_apply(s, &files, &gone, err) : 0;
   if (via == 1) via = put_through_api(s, &files, &gone, err);
+  if (rc == 0 && via < 0) /* some may be in: known as held, a later deletion removes them (a missing one is no error) */
+    for (size_t i = 0; i < files.n; i++) know(s, files.v[i], 1);
   if (rc == 0) rc = via;
   if (rc == 0) {
     for (size_t i = 0; i < files.n; i++) {

@@ -1,5 +1,6 @@
 #include "execstream.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,8 @@ struct execstream {
   int answered; /* the engine's HTTP answer has been read */
   int ended;    /* the process's output ended (or the connection) */
   int handles;  /* open handles, the timer and then the stream; x is freed when the last one closes */
+  int stream_closed; /* the stream is closed (or closing) already */
+  const int *stop;   /* the caller's stop flag, or NULL */
   strbuf head;  /* the engine's answer, until its blank line */
   long status;  /* its HTTP status */
   container_logs *demux;
@@ -39,11 +42,14 @@ static void on_timer(uv_timer_t *t) {
   x->timed_out = 1;
 }
 
-/* Run the loop until *flag is set, the output ends, or ms pass; 0 when *flag is set. */
+static int stopped(const execstream *x) { return x->stop && *x->stop; }
+
+/* Run the loop until *flag is set, the output ends, ms pass or the caller
+ * stops; 0 when *flag is set. */
 static int wait_for(execstream *x, const int *flag, unsigned ms) {
   x->timed_out = 0;
   uv_timer_start(&x->timer, on_timer, ms, 0);
-  while (!*flag && !x->ended && !x->timed_out) uv_run(x->loop, UV_RUN_ONCE);
+  while (!*flag && !x->ended && !x->timed_out && !stopped(x)) uv_run(x->loop, UV_RUN_ONCE);
   uv_timer_stop(&x->timer);
   return *flag ? 0 : -1;
 }
@@ -110,6 +116,15 @@ static void on_close(uv_handle_t *h) {
   free(x);
 }
 
+/* Close the stream (pending writes call back, cancelled); the output has ended. */
+static void close_stream(execstream *x) {
+  if (x->handles < 2 || x->stream_closed) return;
+  x->stream_closed = 1;
+  x->ended = 1;
+  uv_read_stop(&x->h.s);
+  uv_close((uv_handle_t *)&x->h.s, on_close);
+}
+
 /* Connect x to the engine's socket; 0, or -1 with *err set. */
 static int connect_to(execstream *x, engine *e, char **host, char **err) {
   const char *sock = engine_socket(e);
@@ -124,6 +139,10 @@ static int connect_to(execstream *x, engine *e, char **host, char **err) {
   } else { /* tcp://HOST:PORT */
     const char *a = engine_address(e) + 6;
     size_t hn = a[0] == '[' ? strcspn(a, "]") + 1 : strcspn(a, ":/");
+    if (a[0] == '[' && a[hn - 1] != ']') {
+      *err = xasprintf("the engine's address %s has a '[' without its ']'", engine_address(e));
+      return -1;
+    }
     char *name = a[0] == '[' ? xstrndup(a + 1, hn - 2) : xstrndup(a, hn);
     const char *port = a[hn] == ':' ? a + hn + 1 : "2375";
     char *port_s = xstrndup(port, strcspn(port, "/"));
@@ -137,15 +156,28 @@ static int connect_to(execstream *x, engine *e, char **host, char **err) {
       *err = xasprintf("cannot find the engine's address %s: %s", *host, uv_strerror(rc));
       return -1;
     }
-    uv_tcp_init(x->loop, &x->h.tcp);
-    x->h.s.data = x;
-    x->handles++;
-    rc = uv_tcp_connect(&x->creq, &x->h.tcp, gai.addrinfo->ai_addr, on_connect);
+    /* each address the name has, in turn (localhost: ::1, then 127.0.0.1) */
+    rc = UV_EADDRNOTAVAIL;
+    for (struct addrinfo *ai = gai.addrinfo; ai && rc < 0; ai = ai->ai_next) {
+      if (x->handles == 2) { /* the last try's socket */
+        close_stream(x);
+        while (x->handles == 2) uv_run(x->loop, UV_RUN_ONCE);
+        x->stream_closed = x->ended = 0;
+      }
+      uv_tcp_init(x->loop, &x->h.tcp);
+      x->h.s.data = x;
+      x->handles++;
+      x->connected = 0;
+      rc = uv_tcp_connect(&x->creq, &x->h.tcp, ai->ai_addr, on_connect);
+      if (rc == 0 && wait_for(x, &x->connected, CONNECT_MS) < 0) rc = UV_ETIMEDOUT;
+      else if (rc == 0) rc = x->connect_status;
+    }
     uv_freeaddrinfo(gai.addrinfo);
     if (rc < 0) {
       *err = xasprintf("cannot connect to the engine at %s: %s", *host, uv_strerror(rc));
       return -1;
     }
+    return 0;
   }
   if (wait_for(x, &x->connected, CONNECT_MS) < 0 || x->connect_status < 0) {
     *err = xasprintf("cannot connect to the engine at %s: %s", engine_address(e),
@@ -155,13 +187,15 @@ static int connect_to(execstream *x, engine *e, char **host, char **err) {
   return 0;
 }
 
-int execstream_open(engine *e, const char *id, const strvec *argv, const char *user, execstream **out,
-                    char **err) {
+int execstream_open(engine *e, const char *id, const strvec *argv, const char *user, const int *stop,
+                    execstream **out, char **err) {
   *out = NULL;
+  signal(SIGPIPE, SIG_IGN); /* libuv writes with writev: a closed peer would end dbx */
   char *exec_id = NULL;
   if (container_exec_create(e, id, argv, user, 2, &exec_id, err) < 0) return -1;
   execstream *x = xcalloc(1, sizeof *x);
   x->loop = engine_loop(e);
+  x->stop = stop;
   uv_timer_init(x->loop, &x->timer);
   x->timer.data = x;
   x->handles = 1;
@@ -174,7 +208,7 @@ int execstream_open(engine *e, const char *id, const strvec *argv, const char *u
                           "Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: %zu\r\n\r\n%s",
                           exec_id, host, sizeof body - 1, body);
     uv_read_start(&x->h.s, on_alloc, on_read);
-    rc = execstream_write(x, req, strlen(req), err);
+    rc = execstream_write(x, req, strlen(req), CONNECT_MS, err);
     free(req);
   }
   if (rc == 0 && wait_for(x, &x->answered, CONNECT_MS) < 0) {
@@ -198,7 +232,7 @@ int execstream_open(engine *e, const char *id, const strvec *argv, const char *u
   return 0;
 }
 
-int execstream_write(execstream *x, const char *buf, size_t len, char **err) {
+int execstream_write(execstream *x, const char *buf, size_t len, unsigned timeout_ms, char **err) {
   if (x->ended) {
     *err = xstrdup("the command in the container has ended");
     return -1;
@@ -208,8 +242,14 @@ int execstream_write(execstream *x, const char *buf, size_t len, char **err) {
   x->wreq.data = x;
   int rc = uv_write(&x->wreq, &x->h.s, &b, 1, on_write);
   if (rc == 0) {
-    while (!x->wrote) uv_run(x->loop, UV_RUN_ONCE); /* a write request always calls back */
-    rc = x->write_status;
+    wait_for(x, &x->wrote, timeout_ms);
+    if (!x->wrote) { /* stalled, or stopped: give the connection up; the write calls back, cancelled */
+      close_stream(x);
+      while (!x->wrote) uv_run(x->loop, UV_RUN_ONCE);
+      rc = stopped(x) ? UV_ECANCELED : UV_ETIMEDOUT;
+    } else {
+      rc = x->write_status;
+    }
   }
   if (rc < 0) {
     *err = xasprintf("writing to the command in the container: %s", uv_strerror(rc));
@@ -223,15 +263,16 @@ int execstream_line(execstream *x, unsigned timeout_ms, char **line, char **err)
   if (!have) {
     x->timed_out = 0;
     uv_timer_start(&x->timer, on_timer, timeout_ms, 0);
-    while (x->next >= x->lines.n && !x->ended && !x->timed_out) uv_run(x->loop, UV_RUN_ONCE);
+    while (x->next >= x->lines.n && !x->ended && !x->timed_out && !stopped(x)) uv_run(x->loop, UV_RUN_ONCE);
     uv_timer_stop(&x->timer);
     if (x->ended) container_logs_finish(x->demux); /* a last line without its newline */
     have = x->next < x->lines.n;
   }
   if (!have) {
-    *err = x->ended ? xasprintf("the command in the container ended%s%s", x->last_err ? ": " : "",
-                                x->last_err ? x->last_err : "")
-                    : xasprintf("the command in the container did not answer within %u ms", timeout_ms);
+    *err = x->ended    ? xasprintf("the command in the container ended%s%s", x->last_err ? ": " : "",
+                                   x->last_err ? x->last_err : "")
+           : stopped(x) ? xstrdup("interrupted")
+                        : xasprintf("the command in the container did not answer within %u ms", timeout_ms);
     return -1;
   }
   *line = x->lines.v[x->next];
@@ -247,9 +288,6 @@ int execstream_ended(const execstream *x) { return x->ended; }
 
 void execstream_close(execstream *x) {
   if (!x) return;
-  if (x->handles == 2) { /* the stream was opened */
-    uv_read_stop(&x->h.s);
-    uv_close((uv_handle_t *)&x->h.s, on_close);
-  }
+  close_stream(x);
   uv_close((uv_handle_t *)&x->timer, on_close);
 }

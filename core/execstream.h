@@ -19,12 +19,17 @@
 
 typedef struct execstream execstream;
 
-/* Start argv in the running container id as user (NULL: the image's). */
-int execstream_open(engine *e, const char *id, const strvec *argv, const char *user, execstream **out,
-                    char **err);
-/* Send len bytes to the process's stdin (queued in order; returns once they
- * are handed to the kernel). */
-int execstream_write(execstream *x, const char *buf, size_t len, char **err);
+/* Start argv in the running container id as user (NULL: the image's). Every
+ * wait also ends when *stop (if stop is not NULL) becomes non-zero (a signal
+ * handler on the loop sets it), as an error. SIGPIPE is ignored from then
+ * on: a write to a connection the engine closed is an error, not the end
+ * of dbx. */
+int execstream_open(engine *e, const char *id, const strvec *argv, const char *user, const int *stop,
+                    execstream **out, char **err);
+/* Send len bytes to the process's stdin, waiting up to timeout_ms for them
+ * to be handed to the kernel. On a timeout or a stop the connection is
+ * closed (the stream has ended). */
+int execstream_write(execstream *x, const char *buf, size_t len, unsigned timeout_ms, char **err);
 /* The next line the process printed on stdout, without its newline (caller
  * frees), waiting up to timeout_ms. -1 when it ended first (*err then holds
  * its last stderr line, if any) or the time ran out. */

@@ -1,6 +1,7 @@
 #include "regauth.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -48,8 +49,10 @@ static char *unb64(const char *text) {
   return out;
 }
 
-/* The registry a config key names: "https://HOST/v1/" -> "HOST". */
+/* Whether a config key names host: "https://HOST/v1/" names HOST; Docker
+ * Hub's key names it as written. */
 static int key_names(const char *key, const char *host) {
+  if (strcmp(key, host) == 0) return 1;
   if (strncmp(key, "https://", 8) == 0) key += 8;
   else if (strncmp(key, "http://", 7) == 0) key += 7;
   size_t n = strcspn(key, "/");
@@ -85,8 +88,8 @@ static int run_helper(const char *name, const char *host, char **out, char **err
     free(prog);
     return -1;
   }
-  int in[2] = {-1, -1}, outp[2];
-  if (pipe(in) < 0 || pipe(outp) < 0) {
+  int in[2] = {-1, -1}, outp[2]; /* close-on-exec: the helper gets them as 0 and 1 only */
+  if (pipe2(in, O_CLOEXEC) < 0 || pipe2(outp, O_CLOEXEC) < 0) {
     *err = xasprintf("cannot run %s: %s", prog, strerror(errno));
     if (in[0] >= 0) close(in[0]), close(in[1]);
     free(exe);
@@ -113,8 +116,12 @@ static int run_helper(const char *name, const char *host, char **out, char **err
     return -1;
   }
   void (*was)(int) = signal(SIGPIPE, SIG_IGN); /* a helper that reads nothing */
-  ssize_t w = write(in[1], host, strlen(host));
-  (void)w;
+  for (size_t off = 0, n = strlen(host); off < n;) { /* a few bytes: the pipe takes them without a reader */
+    ssize_t w = write(in[1], host + off, n - off);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) break; /* it ended without reading: its status says the rest */
+    off += (size_t)w;
+  }
   close(in[1]);
   signal(SIGPIPE, was);
   strbuf sb = {0};
@@ -127,23 +134,28 @@ static int run_helper(const char *name, const char *host, char **out, char **err
   }
   close(outp[0]);
   int st = 0;
-  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  pid_t w;
+  while ((w = waitpid(pid, &st, 0)) < 0 && errno == EINTR) {
   }
   *out = sb.buf ? sb.buf : xstrdup("");
+  if (w < 0) {
+    *err = xasprintf("cannot wait for %s: %s", prog, strerror(errno));
+    free(*out);
+    *out = NULL;
+    free(prog);
+    return -1;
+  }
   free(prog);
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-/* The AuthConfig JSON for user/secret (secret an identity token when user is
- * "<token>" or NULL); caller frees. */
+/* The AuthConfig JSON with whichever of user, secret and an identity token
+ * are not NULL; caller frees. */
 static char *auth_json(const char *host, const char *user, const char *secret, const char *token) {
   cJSON *a = cJSON_CreateObject();
-  if (token) {
-    cJSON_AddStringToObject(a, "identitytoken", token);
-  } else {
-    cJSON_AddStringToObject(a, "username", user);
-    cJSON_AddStringToObject(a, "password", secret);
-  }
+  if (user) cJSON_AddStringToObject(a, "username", user);
+  if (secret) cJSON_AddStringToObject(a, "password", secret);
+  if (token) cJSON_AddStringToObject(a, "identitytoken", token);
   cJSON_AddStringToObject(a, "serveraddress", host);
   char *s = cJSON_PrintUnformatted(a);
   cJSON_Delete(a);
@@ -178,7 +190,7 @@ static int from_helper(const char *name, const char *host, char **json, char **e
     return -1;
   }
   int token = !user || strcmp(user, "<token>") == 0;
-  *json = auth_json(host, user, token ? NULL : secret, token ? secret : NULL);
+  *json = token ? auth_json(host, NULL, NULL, secret) : auth_json(host, user, secret, NULL);
   cJSON_Delete(j);
   return 0;
 }
@@ -195,18 +207,22 @@ static int from_entry(const cJSON *e, const char *host, const char *path, char *
       return -1;
     }
     *colon = '\0';
-    *json = auth_json(host, plain, colon + 1, NULL);
+    *json = auth_json(host, plain, colon + 1, token); /* a token login writes both: the engine takes the token */
     free(plain);
-  } else if (token) {
-    *json = auth_json(host, NULL, NULL, token);
-  } else if (user && pass) {
-    *json = auth_json(host, user, pass, NULL);
+  } else if (token || (user && pass)) {
+    *json = auth_json(host, user, pass, token);
   }
   return 0;
 }
 
-int regauth_header(const char *host, char **value, char **from, char **err) {
+#define HUB "https://index.docker.io/v1/" /* what docker login names Docker Hub's logins by */
+
+int regauth_header(const char *registry, char **value, char **from, char **err) {
   *value = *from = NULL;
+  const char *host = strcmp(registry, "docker.io") == 0 || strcmp(registry, "index.docker.io") == 0 ||
+                             strcmp(registry, "registry-1.docker.io") == 0
+                         ? HUB
+                         : registry;
   char *path = config_path(), *text = NULL, *json = NULL;
   size_t len;
   int rc = read_file(path, &text, &len);

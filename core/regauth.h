@@ -16,7 +16,9 @@
 #ifndef DBX_REGAUTH_H
 #define DBX_REGAUTH_H
 
-/* The X-Registry-Auth header value for the registry at host ("HOST[:PORT]"):
+/* The X-Registry-Auth header value for the registry at host ("HOST[:PORT]";
+ * docker.io, index.docker.io and registry-1.docker.io are Docker Hub, whose
+ * login docker keeps under "https://index.docker.io/v1/"):
  * base64url of the engine's AuthConfig JSON ({"username","password",
  * "serveraddress"} or {"identitytoken","serveraddress"}), or of "{}" when the
  * config names nothing for host. *from receives where the credentials came

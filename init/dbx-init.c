@@ -252,9 +252,12 @@ static int make_parents(char *path, uid_t uid, gid_t gid) {
 static int put_file(FILE *in, char *path, unsigned mode, uid_t uid, gid_t gid, unsigned long long size, int *cut) {
   char tmp[PATH_MAX + 16], buf[65536];
   int e = path[0] == '/' ? 0 : EINVAL, fd = -1;
-  if (!e && snprintf(tmp, sizeof tmp, "%s.dbx-%d", path, (int)getpid()) >= (int)sizeof tmp) e = ENAMETOOLONG;
+  /* the temp file: a short name in the same folder (a long file name plus a suffix could pass NAME_MAX) */
+  const char *slash = strrchr(path, '/');
+  if (!e && snprintf(tmp, sizeof tmp, "%.*s/.dbx-XXXXXX", (int)(slash - path), path) >= (int)sizeof tmp)
+    e = ENAMETOOLONG;
   if (!e) e = make_parents(path, uid, gid);
-  if (!e && (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0) e = errno;
+  if (!e && (fd = mkostemp(tmp, O_CLOEXEC)) < 0) e = errno;
   while (size > 0) {
     size_t want = size < sizeof buf ? (size_t)size : sizeof buf, got = fread(buf, 1, want, in);
     if (got == 0) {

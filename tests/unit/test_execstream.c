@@ -149,7 +149,7 @@ static execstream *open_stream(fixture *f) {
   sv_push(&argv, "--receive");
   execstream *x = NULL;
   char *err = NULL;
-  if (execstream_open(f->e, "c1", &argv, "root", &x, &err) < 0) fail_msg("execstream_open: %s", err);
+  if (execstream_open(f->e, "c1", &argv, "root", NULL, &x, &err) < 0) fail_msg("execstream_open: %s", err);
   sv_free(&argv);
   return x;
 }
@@ -167,11 +167,11 @@ static void lines_go_in_and_come_back(fixture *f) {
   assert_non_null(strstr(f->start, "Connection: Upgrade\r\nUpgrade: tcp\r\n"));
   assert_non_null(strstr(f->start, "{\"Detach\":false,\"Tty\":false}"));
   char *err = NULL;
-  assert_int_equal(execstream_write(x, "one\ntwo\n", 8, &err), 0);
+  assert_int_equal(execstream_write(x, "one\ntwo\n", 8, 5000, &err), 0);
   expect_line(x, "got: one");
   expect_line(x, "got: two");
-  assert_int_equal(execstream_write(x, "th", 2, &err), 0); /* a line in two writes */
-  assert_int_equal(execstream_write(x, "ree\n", 4, &err), 0);
+  assert_int_equal(execstream_write(x, "th", 2, 5000, &err), 0); /* a line in two writes */
+  assert_int_equal(execstream_write(x, "ree\n", 4, 5000, &err), 0);
   expect_line(x, "got: three");
   assert_false(execstream_ended(x));
   execstream_close(x);
@@ -195,20 +195,47 @@ static void an_end_and_a_silence_are_errors(void **state) {
   serve_on(f, 0);
   execstream *x = open_stream(f);
   char *err = NULL, *line = NULL;
-  assert_int_equal(execstream_write(x, "quiet\n", 6, &err), 0);
+  assert_int_equal(execstream_write(x, "quiet\n", 6, 5000, &err), 0);
   assert_int_equal(execstream_line(x, 100, &line, &err), -1);
   assert_string_equal(err, "the command in the container did not answer within 100 ms");
   free(err);
   err = NULL;
-  assert_int_equal(execstream_write(x, "bye\n", 4, &err), 0);
+  assert_int_equal(execstream_write(x, "bye\n", 4, 5000, &err), 0);
   assert_int_equal(execstream_line(x, 5000, &line, &err), -1);
   assert_string_equal(err, "the command in the container ended: bye now");
   free(err);
   err = NULL;
   assert_true(execstream_ended(x));
-  assert_int_equal(execstream_write(x, "more\n", 5, &err), -1);
+  assert_int_equal(execstream_write(x, "more\n", 5, 5000, &err), -1);
   free(err);
   execstream_close(x);
+}
+
+static void set_stop(uv_timer_t *t) { *(int *)t->data = 1; }
+
+static void a_stop_ends_a_wait_for_an_answer(void **state) {
+  fixture *f = *state;
+  serve_on(f, 0);
+  strvec argv = {0};
+  sv_push(&argv, "true");
+  execstream *x = NULL;
+  char *err = NULL, *line = NULL;
+  int stop = 0;
+  if (execstream_open(f->e, "c1", &argv, NULL, &stop, &x, &err) < 0) fail_msg("execstream_open: %s", err);
+  assert_int_equal(execstream_write(x, "quiet\n", 6, 5000, &err), 0);
+  static uv_timer_t t; /* sets stop during the wait, as a signal handler on the loop would (static: it closes after we return) */
+  uv_timer_init(&f->loop, &t);
+  t.data = &stop;
+  uv_timer_start(&t, set_stop, 100, 0);
+  uint64_t t0 = uv_hrtime();
+  assert_int_equal(execstream_line(x, 60000, &line, &err), -1);
+  assert_string_equal(err, "interrupted");
+  assert_true(uv_hrtime() - t0 < 5000000000ULL); /* not the 60 s */
+  assert_int_equal(stop, 1);
+  free(err);
+  uv_close((uv_handle_t *)&t, NULL);
+  execstream_close(x);
+  sv_free(&argv);
 }
 
 static void a_refused_start_is_an_error_with_the_engines_message(void **state) {
@@ -219,7 +246,7 @@ static void a_refused_start_is_an_error_with_the_engines_message(void **state) {
   sv_push(&argv, "true");
   execstream *x = NULL;
   char *err = NULL;
-  assert_int_equal(execstream_open(f->e, "c1", &argv, NULL, &x, &err), -1);
+  assert_int_equal(execstream_open(f->e, "c1", &argv, NULL, NULL, &x, &err), -1);
   assert_null(x);
   assert_string_equal(err, "starting a command in the container: the engine answered 404: {\"message\":\"no such exec\"}");
   free(err);
@@ -231,6 +258,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(over_a_unix_socket, setup, teardown),
       cmocka_unit_test_setup_teardown(over_tcp, setup, teardown),
       cmocka_unit_test_setup_teardown(an_end_and_a_silence_are_errors, setup, teardown),
+      cmocka_unit_test_setup_teardown(a_stop_ends_a_wait_for_an_answer, setup, teardown),
       cmocka_unit_test_setup_teardown(a_refused_start_is_an_error_with_the_engines_message, setup, teardown),
   };
   return cmocka_run_group_tests_name("execstream", tests, NULL, NULL);

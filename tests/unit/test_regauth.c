@@ -113,6 +113,30 @@ static void auths_give_the_login_of_that_registry_only(void **state) {
   expect_none("reg.example");
 }
 
+static void docker_hub_and_token_logins_are_read_as_docker_writes_them(void **state) {
+  (void)state;
+  ut_put("cfg/config.json", "{\"auths\":{\"https://index.docker.io/v1/\":{\"auth\":\"aHVidXNlcjpodWJwdw==\"},"
+                            "\"acr.example\":{\"auth\":\"MDAwMDAwMDAtMDAwMC0wMDAwLTAwMDAtMDAwMDAwMDAwMDAwOg==\","
+                            "\"identitytoken\":\"REFRESH\"}}}");
+  const char *hubs[] = {"docker.io", "index.docker.io", "registry-1.docker.io"};
+  for (size_t i = 0; i < 3; i++) {
+    char *from = NULL;
+    cJSON *j = header_of(hubs[i], &from);
+    assert_string_equal(field(j, "username"), "hubuser");
+    assert_string_equal(field(j, "password"), "hubpw");
+    assert_string_equal(field(j, "serveraddress"), "https://index.docker.io/v1/");
+    assert_non_null(from);
+    free(from);
+    cJSON_Delete(j);
+  }
+  char *from = NULL;
+  cJSON *j = header_of("acr.example", &from); /* both written: the token goes too, and the engine uses it */
+  assert_string_equal(field(j, "identitytoken"), "REFRESH");
+  assert_string_equal(field(j, "username"), "00000000-0000-0000-0000-000000000000");
+  free(from);
+  cJSON_Delete(j);
+}
+
 static void a_helper_per_registry_comes_before_the_store(void **state) {
   (void)state;
   helper("one", "read host; [ \"$1\" = get ] || exit 3\n"
@@ -126,6 +150,7 @@ static void a_helper_per_registry_comes_before_the_store(void **state) {
   char *from = NULL;
   cJSON *j = header_of("other.example", &from);
   assert_string_equal(field(j, "identitytoken"), "IDT");
+  assert_null(field(j, "username")); /* "<token>" is the helper's marker, not a name */
   assert_string_equal(from, "docker-credential-store");
   free(from);
   cJSON_Delete(j);
@@ -153,6 +178,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(no_config_means_no_credentials, setup, teardown),
       cmocka_unit_test_setup_teardown(auths_give_the_login_of_that_registry_only, setup, teardown),
+      cmocka_unit_test_setup_teardown(docker_hub_and_token_logins_are_read_as_docker_writes_them, setup, teardown),
       cmocka_unit_test_setup_teardown(a_helper_per_registry_comes_before_the_store, setup, teardown),
       cmocka_unit_test_setup_teardown(a_broken_config_or_helper_is_an_error, setup, teardown),
   };
