@@ -175,19 +175,26 @@ static int probe(const char *port_s, const char *path) {
     fprintf(stderr, "dbx-init: --probe needs a port and a path starting with /\n");
     return 2;
   }
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    printf("dbx-init: probe: socket: %s\n", strerror(errno));
-    return 1;
+  /* 127.0.0.1, then [::1] for an app that listens on IPv6 loopback alone */
+  struct sockaddr_in v4 = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  v4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  struct sockaddr_in6 v6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port), .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+  int fd = -1, e = 0;
+  for (int v = 0; v < 2 && fd < 0; v++) {
+    fd = socket(v ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) continue;
+    struct timeval tv = {PROBE_TIMEOUT_S, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    int rc = v ? connect(fd, (struct sockaddr *)&v6, sizeof v6) : connect(fd, (struct sockaddr *)&v4, sizeof v4);
+    if (rc < 0) {
+      if (!v) e = errno; /* the IPv4 reason is the one to tell */
+      close(fd);
+      fd = -1;
+    }
   }
-  struct timeval tv = {PROBE_TIMEOUT_S, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-    printf("nothing answered on 127.0.0.1:%ld: %s\n", port, strerror(errno));
-    close(fd);
+  if (fd < 0) {
+    printf("nothing answered on 127.0.0.1:%ld or [::1]:%ld: %s\n", port, port, strerror(e));
     return 1;
   }
   char req[1200];

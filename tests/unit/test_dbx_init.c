@@ -371,7 +371,7 @@ static void probe_fails_saying(int port, const char *want) {
   char p[16], text[128];
   snprintf(p, sizeof p, "%d", port);
   assert_int_equal(run_probe(p, "/health"), 1);
-  snprintf(text, sizeof text, want, port);
+  snprintf(text, sizeof text, want, port, port); /* the port once or twice */
   char *out = ut_slurp("out");
   assert_string_equal(out, text);
   free(out);
@@ -393,6 +393,32 @@ static void probe_passes_on_a_2xx_answer(void **state) {
   free(req);
 }
 
+static void probe_reaches_an_app_on_ipv6_loopback_alone(void **state) {
+  (void)state;
+  int fd = socket(AF_INET6, SOCK_STREAM, 0);
+  struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+  socklen_t len = sizeof sa;
+  if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+    skip(); /* no IPv6 here */
+  }
+  assert_int_equal(listen(fd, 1), 0);
+  assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    int c = accept(fd, NULL, NULL);
+    char buf[512];
+    if (read(c, buf, sizeof buf) < 0) _exit(1);
+    static const char ok[] = "HTTP/1.1 204 No Content\r\n\r\n";
+    if (write(c, ok, sizeof ok - 1) < 0) _exit(1);
+    _exit(0);
+  }
+  close(fd);
+  char p[16];
+  snprintf(p, sizeof p, "%d", ntohs(sa.sin6_port));
+  assert_int_equal(run_probe(p, "/health"), 0);
+  assert_true(wait_for(pid, 5000) >= 0);
+}
+
 static void probe_fails_on_an_error_answer_and_says_it(void **state) {
   (void)state;
   int port;
@@ -407,7 +433,7 @@ static void probe_fails_when_nothing_listens(void **state) {
   pid_t srv = serve_once("HTTP/1.1 200 OK", &port);
   kill(srv, SIGKILL); /* the port was ours; now nothing listens there */
   assert_true(wait_for(srv, 5000) >= 0);
-  probe_fails_saying(port, "nothing answered on 127.0.0.1:%d: Connection refused\n");
+  probe_fails_saying(port, "nothing answered on 127.0.0.1:%d or [::1]:%d: Connection refused\n");
 }
 
 static void probe_refuses_a_bad_port_or_path(void **state) {
@@ -506,6 +532,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(forward_hands_hup_to_the_app, setup, teardown),
       cmocka_unit_test_setup_teardown(an_unknown_option_is_a_usage_error, setup, teardown),
       cmocka_unit_test_setup_teardown(probe_passes_on_a_2xx_answer, setup, teardown),
+      cmocka_unit_test_setup_teardown(probe_reaches_an_app_on_ipv6_loopback_alone, setup, teardown),
       cmocka_unit_test_setup_teardown(probe_fails_on_an_error_answer_and_says_it, setup, teardown),
       cmocka_unit_test_setup_teardown(probe_fails_when_nothing_listens, setup, teardown),
       cmocka_unit_test_setup_teardown(probe_refuses_a_bad_port_or_path, setup, teardown),
