@@ -88,6 +88,7 @@ struct dev {
 /* ---- small helpers ---- */
 
 static int under(const char *path, const char *dir, const char **rest);
+static int is_mounted(struct svc *s, const char *rel);
 static char *deps_print(struct svc *s);
 static void attach_signal(struct svc *s);
 
@@ -332,6 +333,16 @@ static char *state_dir_of(struct svc *s) {
 
 /* Fill a fresh sync folder with the mounted folders as the image holds them
  * (build steps may have left files there that the host does not have). */
+/* The context-relative source files of s's current image (its source
+ * target's inputs), one per line, into sb. */
+static void source_list(struct svc *s, strbuf *sb) {
+  target *t = graph_find(*s->d->g, s->source_t ? s->source_t : "");
+  for (size_t i = 0; t && i < t->inputs.n; i++) {
+    const char *r;
+    if (under(t->inputs.v[i], s->context, &r) && *r && !strchr(r, '\n')) sb_addf(sb, "%s\n", r);
+  }
+}
+
 static int seed_sync(struct svc *s, char **err) {
   char *tmp = NULL;
   cJSON *cfg = cJSON_CreateObject();
@@ -356,6 +367,16 @@ static int seed_sync(struct svc *s, char **err) {
   container_remove(s->d->e, tmp, 0, &e2);
   free(e2);
   free(tmp);
+  if (rc == 0) { /* the source files the image brought: an adoption deletes those the host has lost since */
+    strbuf sb = {0};
+    source_list(s, &sb);
+    char *p = xasprintf("%s/seeded", s->syncdir);
+    int w = write_file_atomic(p, sb.buf ? sb.buf : "", sb.len);
+    if (w < 0) *err = xasprintf("cannot write %s: %s", p, strerror(-w));
+    rc = w < 0 ? -1 : 0;
+    free(p);
+    sb_free(&sb);
+  }
   return rc;
 }
 
@@ -455,6 +476,10 @@ static int put_tools(struct svc *s, const char *cid, char **err) {
   tarmem_add_dir(t, TOOLS_DIR + 1, 0755, 0, 0);
   tarmem_add_data(t, TOOLS_DIR "/dbx-init" + 1, init, ilen, 0755, 0, 0);
   tarmem_add_data(t, TOOLS_DIR "/zygote.py" + 1, zyg, zlen, 0644, 0, 0);
+  strbuf list = {0}; /* what the image's source brought, for an adoption through the API */
+  source_list(s, &list);
+  tarmem_add_data(t, TOOLS_DIR "/seeded" + 1, list.buf ? list.buf : "", list.len, 0644, 0, 0);
+  sb_free(&list);
   size_t len;
   char *tar = tarmem_finish(t, &len);
   int rc = container_put_archive(s->d->e, cid, "/", tar, len, err);
@@ -1329,6 +1354,27 @@ static void archive_differences(struct svc *s, strvec *rels) {
   }
   map_free(theirs);
   free(out);
+  /* the image's own source files that the host no longer has */
+  strvec cat = {0};
+  sv_push(&cat, "cat");
+  sv_push(&cat, TOOLS_DIR "/seeded");
+  char *seeded = NULL;
+  if (container_exec_output(d->e, s->cid, &cat, "root", &status, &seeded, &err) < 0) {
+    free(err); /* a container without the list: what the changes API names below is all there is */
+    err = NULL;
+  } else if (status == 0) {
+    for (char *rel = strtok(seeded, "\n"); rel; rel = strtok(NULL, "\n")) {
+      char *host = path_join(s->context, rel);
+      struct stat st;
+      if (lstat(host, &st) < 0 && errno == ENOENT) {
+        know(s, rel, 1);
+        sv_push(rels, rel);
+      }
+      free(host);
+    }
+  }
+  free(seeded);
+  sv_free(&cat);
   strvec added = {0};
   size_t wl = strlen(s->workdir);
   if (container_added(d->e, s->cid, &added, &err) == 0) {
@@ -1411,12 +1457,16 @@ static int adopt(struct svc *s) {
         const char *r;
         if (under(t->inputs.v[i], s->context, &r) && *r && is_mounted(s, r)) sv_push(&rels, r);
       }
-      char *manifest = xasprintf("%s/synced", s->syncdir), *text = NULL;
-      size_t len;
-      if (read_file(manifest, &text, &len) == 0) /* what dbx copied in before: deleted on the host since? */
-        for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) sv_push(&rels, line);
-      free(text);
-      free(manifest);
+      /* what the image brought and what dbx copied in since: deleted on the host meanwhile? */
+      const char *lists[] = {"seeded", "synced"};
+      for (size_t k = 0; k < 2; k++) {
+        char *manifest = xasprintf("%s/%s", s->syncdir, lists[k]), *text = NULL;
+        size_t len;
+        if (read_file(manifest, &text, &len) == 0)
+          for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) sv_push(&rels, line);
+        free(text);
+        free(manifest);
+      }
     }
     sv_sort_uniq(&rels);
     say(s, "adopting container %.12s, left running by an earlier dbx dev", s->cid);

@@ -302,6 +302,29 @@ def test_a_kept_container_is_adopted_and_edits_made_meanwhile_are_synced(lab):
             lab.engine.remove(c)
 
 
+@pytest.mark.parametrize("sync", ["--sync=auto", "--sync=archive"])
+def test_a_file_the_image_brought_and_the_host_lost_meanwhile_is_deleted_on_adoption(lab, sync):
+    lab.write(f"{PKG}/extra/seeded.txt", "s\n")
+    s = Session(lab, "allocator", sync, "--keep")  # a dev image built with the file
+    cid = s.ready["container_id"]
+    in_container = "/app/src/lablink_allocator/extra/seeded.txt"
+    assert inside(lab, cid, f"cat {in_container}") == "s\n"
+    assert s.stop().code == 130
+    try:
+        (lab.root / f"{PKG}/extra/seeded.txt").unlink()  # while no dbx dev runs
+        s = Session(lab, "allocator", sync)
+        try:
+            assert s.ready["container_id"] == cid, "the kept container is adopted"
+            left = lab.engine.exec(cid, f"test -e {in_container} && echo present || echo gone").stdout.strip()
+            assert left == "gone", "a file of the image that the host no longer has is deleted"
+        finally:
+            r = s.stop()
+        assert r.code == 130
+    finally:
+        for c in dev_containers(lab.engine, lab):
+            lab.engine.remove(c)
+
+
 def test_a_container_removed_from_outside_is_noticed_and_started_again(lab):
     s = Session(lab, "allocator")
     try:
