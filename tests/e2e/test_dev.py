@@ -94,6 +94,11 @@ def session(lab):
         lab.engine.remove(cid)
 
 
+def remove_dev_containers(lab):
+    for c in dev_containers(lab.engine, lab):
+        lab.engine.remove(c)
+
+
 def inside(lab, cid, script):
     return lab.engine.exec(cid, script).stdout
 
@@ -298,8 +303,7 @@ def test_a_kept_container_is_adopted_and_edits_made_meanwhile_are_synced(lab):
         assert r.code == 130
         assert dev_containers(lab.engine, lab) == []
     finally:
-        for c in dev_containers(lab.engine, lab):
-            lab.engine.remove(c)
+        remove_dev_containers(lab)
 
 
 @pytest.mark.parametrize("sync", ["--sync=auto", "--sync=archive"])
@@ -321,8 +325,7 @@ def test_a_file_the_image_brought_and_the_host_lost_meanwhile_is_deleted_on_adop
             r = s.stop()
         assert r.code == 130
     finally:
-        for c in dev_containers(lab.engine, lab):
-            lab.engine.remove(c)
+        remove_dev_containers(lab)
 
 
 def test_a_container_removed_from_outside_is_noticed_and_started_again(lab):
@@ -429,8 +432,7 @@ def test_a_kept_container_on_a_tcp_engine_is_adopted_by_content(lab):
         assert dev_containers(lab.engine, lab) == []
     finally:
         proxy.close()
-        for c in dev_containers(lab.engine, lab):
-            lab.engine.remove(c)
+        remove_dev_containers(lab)
 
 
 def test_a_recipe_its_dockerignore_leaves_out_still_reloads(proj, engine):  # noqa: F811
@@ -518,5 +520,4 @@ def test_a_kept_container_without_the_agent_gets_files_through_the_archive_api(l
             r = s.stop()
         assert r.code == 130
     finally:
-        for c in dev_containers(lab.engine, lab):
-            lab.engine.remove(c)
+        remove_dev_containers(lab)
