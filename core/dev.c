@@ -53,6 +53,8 @@ struct svc {
   char *rundir;                   /* mounted at /.dbx/run: dbx-init's "started" file, or NULL */
   strvec mounts;                  /* context-relative top-level folders bind-mounted */
   map *known;                     /* archive mode: context-relative files the container holds */
+  map *noted;                     /* names written to the sync folder's "synced" list by this dbx */
+  strvec noted_names;             /* (the keys of noted) */
   container_logs *logs;
   char *start_mark; /* the run folder's "started" before the restart being waited for */
   int logs_ended;
@@ -416,6 +418,13 @@ static void forget_all(struct svc *s) {
   s->known = NULL;
 }
 
+/* Forget which names this dbx has written to the sync folder's list. */
+static void forget_noted(struct svc *s) {
+  map_free(s->noted);
+  s->noted = NULL;
+  sv_free(&s->noted_names);
+}
+
 /* Start knowing what the image holds: the source target's inputs. */
 static void know_image(struct svc *s) {
   forget_all(s);
@@ -724,6 +733,7 @@ static int start_container(struct svc *s, const cJSON *img_cfg) {
   pick_mounts(s);
   free(s->syncdir);
   s->syncdir = NULL;
+  forget_noted(s); /* a new sync folder, a new list */
   if (!s->mount && !d->archive && s->mounts.n) {
     char *sd = state_dir_of(s);
     s->syncdir = xasprintf("%s/sync-%.12s", sd, strncmp(s->image_id, "sha256:", 7) == 0 ? s->image_id + 7 : s->image_id);
@@ -997,6 +1007,10 @@ static size_t prune(const char *dst, const char *host, strvec *names, const char
 /* Remember that rel came into the sync folder from the host, so that a later
  * dbx dev adopting the container deletes it if the host no longer has it. */
 static void note_synced(struct svc *s, const char *rel) {
+  if (!s->noted) s->noted = map_new();
+  if (map_get(s->noted, rel)) return; /* once per name: a file saved a hundred times is one line */
+  sv_push(&s->noted_names, rel);
+  map_put(s->noted, s->noted_names.v[s->noted_names.n - 1], s);
   char *p = xasprintf("%s/synced", s->syncdir);
   FILE *f = fopen(p, "a");
   if (f) {
@@ -1948,6 +1962,7 @@ out:
     detach_signal(s);
     agent_close(s);
     free(s->agent_cid);
+    forget_noted(s);
     if (s->probe) engine_close(s->probe);
     svc_clear_facts(s);
     free(s->name), free(s->image_id), free(s->cid), free(s->syncdir), free(s->rundir), free(s->start_mark);

@@ -148,6 +148,16 @@ def test_restarts_are_warm_after_the_first_run(session, lab):
     assert "warm" in warm[-1]["line"], warm[-1]
 
 
+def test_the_list_of_synced_files_names_each_once(session, lab):
+    # app.py was saved twice above; the list an adoption reads names it once
+    lists = list((lab.root / ".dbx/dev").glob("*/sync-*/synced"))
+    assert lists, "no synced list under .dbx/dev"
+    for path in lists:
+        names = path.read_text().splitlines()
+        assert "src/lablink_allocator/app.py" in names, names
+        assert len(names) == len(set(names)), names
+
+
 def test_new_folder_is_synced_and_deleted_files_disappear(session, lab):
     cid = dev_containers(lab.engine, lab)[0]
     lab.write(f"{PKG}/extra/data/notes.txt", "hello\n")
