@@ -924,33 +924,30 @@ static char *reason_of(const strvec *names) {
   return xasprintf("%s and %zu more changed", base, names->n - 1);
 }
 
-/* Whether the file at a has exactly the bytes of the file at b. */
-static int same_file(const char *a, const char *b) {
-  char *x = NULL, *y = NULL;
-  size_t xl = 0, yl = 0;
-  int same = read_file(a, &x, &xl) == 0 && read_file(b, &y, &yl) == 0 && xl == yl && memcmp(x, y, xl) == 0;
-  free(x);
-  free(y);
-  return same;
-}
-
-/* Copy src to dst through a temp file and a rename (the app never reads half a
- * file), owned by uid. 0 or a negative errno. */
-static int copy_in(const char *src, const char *dst, int uid) {
-  char *data = NULL;
-  size_t len = 0;
-  struct stat st;
-  if (stat(src, &st) < 0) return -errno;
+/* Bring dst in line with src (read once): when their contents differ, src's
+ * bytes are written to a temp file beside dst (a short name of its own)
+ * owned by uid with src's mode, and renamed over it, so the app never reads
+ * half a file. 1 when dst was written, 0 when it already matched, or a
+ * negative errno. */
+static int copy_in(const char *src, mode_t mode, const char *dst, int uid) {
+  char *data = NULL, *now = NULL;
+  size_t len = 0, now_len = 0;
   int rc = read_file(src, &data, &len);
   if (rc < 0) return rc;
+  if (read_file(dst, &now, &now_len) == 0 && now_len == len && memcmp(now, data, len) == 0) {
+    free(now);
+    free(data);
+    return 0;
+  }
+  free(now);
   char *dir = xstrdup(dst), *slash = strrchr(dir, '/');
   if (slash) {
     *slash = 0;
     mkdir_p(dir);
   }
+  char *tmp = xasprintf("%s/.dbx-sync-XXXXXX", slash ? dir : ".");
   free(dir);
-  char *tmp = xasprintf("%s.dbx-sync", dst);
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, st.st_mode & 0777);
+  int fd = mkostemp(tmp, O_CLOEXEC);
   if (fd < 0) rc = -errno;
   for (size_t off = 0; rc == 0 && off < len;) {
     ssize_t w = write(fd, data + off, len - off);
@@ -958,14 +955,15 @@ static int copy_in(const char *src, const char *dst, int uid) {
     else off += (size_t)w;
   }
   if (fd >= 0) {
+    if (rc == 0 && fchmod(fd, mode & 0777) < 0) rc = -errno;
     if (rc == 0 && geteuid() == 0 && fchown(fd, (uid_t)uid, (gid_t)uid) < 0) rc = -errno;
     if (close(fd) < 0 && rc == 0) rc = -errno;
   }
   if (rc == 0 && rename(tmp, dst) < 0) rc = -errno;
-  if (rc < 0) unlink(tmp);
+  if (rc < 0 && fd >= 0) unlink(tmp);
   free(tmp);
   free(data);
-  return rc;
+  return rc < 0 ? rc : 1;
 }
 
 static int is_mounted(struct svc *s, const char *rel) {
@@ -1172,14 +1170,14 @@ static int sync_files(struct svc *s, const strvec *rels, struct change *c, char 
     if (is_mounted(s, rel)) {
       char *dst = path_join(s->syncdir, rel);
       if (exists && S_ISREG(st.st_mode)) {
-        if (!same_file(host, dst)) {
-          rc = copy_in(host, dst, s->uid);
-          if (rc < 0) *err = xasprintf("cannot copy %s into %s: %s", host, dst, strerror(-rc));
-          else {
-            c->copied++;
-            sv_push(&c->names, rel);
-            note_synced(s, rel);
-          }
+        rc = copy_in(host, st.st_mode, dst, s->uid);
+        if (rc < 0) {
+          *err = xasprintf("cannot copy %s into %s: %s", host, dst, strerror(-rc));
+        } else if (rc == 1) {
+          rc = 0;
+          c->copied++;
+          sv_push(&c->names, rel);
+          note_synced(s, rel);
         }
       } else if (!exists) {
         struct stat ds;
