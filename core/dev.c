@@ -30,6 +30,10 @@
 #include "watch.h"
 
 #define TOOLS_DIR "/.dbx"
+/* beside the copied folders at a sync folder's root (no source folder has these names):
+ * the image's source files, and what dbx copied in since */
+#define SEEDED_LIST ".dbx-seeded"
+#define SYNCED_LIST ".dbx-synced"
 #define READY_TIMEOUT_MS 60000
 
 enum { CH_NONE, CH_SOURCE, CH_DEPS, CH_RECIPE };
@@ -372,7 +376,7 @@ static int seed_sync(struct svc *s, char **err) {
   if (rc == 0) { /* the source files the image brought: an adoption deletes those the host has lost since */
     strbuf sb = {0};
     source_list(s, &sb);
-    char *p = xasprintf("%s/seeded", s->syncdir);
+    char *p = xasprintf("%s/" SEEDED_LIST, s->syncdir);
     int w = write_file_atomic(p, sb.buf ? sb.buf : "", sb.len);
     if (w < 0) *err = xasprintf("cannot write %s: %s", p, strerror(-w));
     rc = w < 0 ? -1 : 0;
@@ -1007,13 +1011,13 @@ static size_t prune(const char *dst, const char *host, strvec *names, const char
 static void note_synced(struct svc *s, const char *rel) {
   if (!s->noted) s->noted = map_new();
   if (map_get(s->noted, rel)) return; /* once per name: a file saved a hundred times is one line */
-  sv_push(&s->noted_names, rel);
-  map_put(s->noted, s->noted_names.v[s->noted_names.n - 1], s);
-  char *p = xasprintf("%s/synced", s->syncdir);
+  char *p = xasprintf("%s/" SYNCED_LIST, s->syncdir);
   FILE *f = fopen(p, "a");
-  if (f) {
-    fprintf(f, "%s\n", rel);
-    fclose(f);
+  int ok = f && fprintf(f, "%s\n", rel) > 0;
+  if (f && fclose(f) != 0) ok = 0;
+  if (ok) { /* else tried again at its next copy */
+    sv_push(&s->noted_names, rel);
+    map_put(s->noted, s->noted_names.v[s->noted_names.n - 1], s);
   }
   free(p);
 }
@@ -1149,6 +1153,30 @@ static int agent_apply(struct svc *s, const strvec *files, const strvec *gone, c
   return rc;
 }
 
+/* Whether the sync folder's path to rel stays inside it: rel there, or the
+ * deepest folder on its way that exists, resolves (links followed) to a
+ * place inside the sync folder. Its subfolders are mounted into the
+ * container, where the app may put a symbolic link that would take a copy
+ * or a deletion elsewhere. */
+static int within_sync(struct svc *s, const char *rel) {
+  char *p = path_join(s->syncdir, rel), root[PATH_MAX], at[PATH_MAX];
+  int ok = 0;
+  if (realpath(s->syncdir, root)) {
+    for (;;) {
+      if (realpath(p, at)) {
+        size_t n = strlen(root);
+        ok = strncmp(at, root, n) == 0 && (at[n] == '/' || at[n] == '\0');
+        break;
+      }
+      char *slash = strrchr(p, '/');
+      if (!slash) break;
+      *slash = '\0'; /* not there (yet): up one folder */
+    }
+  }
+  free(p);
+  return ok;
+}
+
 /* Put the changed source files (context-relative rels) into s's container. */
 static int sync_files(struct svc *s, const strvec *rels, struct change *c, char **err) {
   strvec files = {0}, gone = {0};
@@ -1158,6 +1186,16 @@ static int sync_files(struct svc *s, const strvec *rels, struct change *c, char 
     char *host = path_join(s->context, rel);
     struct stat st;
     int exists = lstat(host, &st) == 0;
+    if (!exists && errno != ENOENT && errno != ENOTDIR) { /* there, but not to be looked at: nothing to delete */
+      say(s, "cannot look at %s (%s); leaving the container's copy as it is", host, strerror(errno));
+      free(host);
+      continue;
+    }
+    if (is_mounted(s, rel) && !within_sync(s, rel)) { /* the app made a link of a folder there */
+      say(s, "the sync folder's way to %s leaves it (a symbolic link made in the container?); not syncing it", rel);
+      free(host);
+      continue;
+    }
     if (exists && S_ISDIR(st.st_mode)) { /* replaced: drop what the old folder held */
       if (is_mounted(s, rel)) {
         char *dst = path_join(s->syncdir, rel);
@@ -1329,6 +1367,25 @@ static void report_ready(struct svc *s, uint64_t t0) {
  * container (sha256sum run there) differs from the host's, and the files
  * added to the container since its image (what dbx copied in) that the host
  * no longer has, known as held so that they are deleted. */
+/* Whether rel lies below a top-level folder the source layer fills. */
+static int in_source_folder(struct svc *s, const char *rel) {
+  const char *slash = strchr(rel, '/');
+  for (size_t m = 0; slash && m < s->mounts.n; m++)
+    if (strlen(s->mounts.v[m]) == (size_t)(slash - rel) && strncmp(s->mounts.v[m], rel, (size_t)(slash - rel)) == 0)
+      return 1;
+  return 0;
+}
+
+/* Whether the host has lost rel (context-relative): it is not there, as
+ * opposed to not readable. */
+static int host_lost(struct svc *s, const char *rel) {
+  char *host = path_join(s->context, rel);
+  struct stat st;
+  int lost = lstat(host, &st) < 0 && (errno == ENOENT || errno == ENOTDIR);
+  free(host);
+  return lost;
+}
+
 static void archive_differences(struct svc *s, strvec *rels) {
   struct dev *d = s->d;
   target *t = graph_find(*d->g, s->source_t ? s->source_t : "");
@@ -1375,14 +1432,13 @@ static void archive_differences(struct svc *s, strvec *rels) {
     free(err); /* a container without the list: what the changes API names below is all there is */
     err = NULL;
   } else if (status == 0) {
-    for (char *rel = strtok(seeded, "\n"); rel; rel = strtok(NULL, "\n")) {
-      char *host = path_join(s->context, rel);
-      struct stat st;
-      if (lstat(host, &st) < 0 && errno == ENOENT) {
+    for (char *line = strtok(seeded, "\n"); line; line = strtok(NULL, "\n")) {
+      char *rel = path_norm_rel(line); /* written by dbx, but in the container: checked all the same */
+      if (rel && strcmp(rel, line) == 0 && in_source_folder(s, rel) && host_lost(s, rel)) {
         know(s, rel, 1);
         sv_push(rels, rel);
       }
-      free(host);
+      free(rel);
     }
   }
   free(seeded);
@@ -1393,17 +1449,11 @@ static void archive_differences(struct svc *s, strvec *rels) {
     for (size_t i = 0; i < added.n; i++) {
       const char *p = added.v[i];
       if (strncmp(p, s->workdir, wl) != 0 || p[wl] != '/') continue;
-      const char *rel = p + wl + 1, *slash = strchr(rel, '/');
-      int in_sources = 0; /* only below a folder the source layer fills */
-      for (size_t m = 0; slash && m < s->mounts.n && !in_sources; m++)
-        in_sources = strlen(s->mounts.v[m]) == (size_t)(slash - rel) && strncmp(s->mounts.v[m], rel, (size_t)(slash - rel)) == 0;
-      char *host = path_join(s->context, rel);
-      struct stat st;
-      if (in_sources && lstat(host, &st) < 0) {
+      const char *rel = p + wl + 1;
+      if (in_source_folder(s, rel) && host_lost(s, rel)) {
         know(s, rel, 1);
         sv_push(rels, rel);
       }
-      free(host);
     }
   } else {
     free(err);
@@ -1470,12 +1520,13 @@ static int adopt(struct svc *s) {
         if (under(t->inputs.v[i], s->context, &r) && *r && is_mounted(s, r)) sv_push(&rels, r);
       }
       /* what the image brought and what dbx copied in since: deleted on the host meanwhile? */
-      const char *lists[] = {"seeded", "synced"};
+      const char *lists[] = {SEEDED_LIST, SYNCED_LIST};
       for (size_t k = 0; k < 2; k++) {
         char *manifest = xasprintf("%s/%s", s->syncdir, lists[k]), *text = NULL;
         size_t len;
         if (read_file(manifest, &text, &len) == 0)
-          for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) sv_push(&rels, line);
+          for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
+            if (is_mounted(s, line) && host_lost(s, line)) sv_push(&rels, line); /* the rest was compared above */
         free(text);
         free(manifest);
       }

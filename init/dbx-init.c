@@ -180,9 +180,13 @@ static int probe(const char *port_s, const char *path) {
   v4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   struct sockaddr_in6 v6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port), .sin6_addr = IN6ADDR_LOOPBACK_INIT};
   int fd = -1, e = 0;
-  for (int v = 0; v < 2 && fd < 0; v++) {
+  int v = 0;
+  for (; v < 2 && fd < 0; v++) {
     fd = socket(v ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) continue;
+    if (fd < 0) {
+      if (!v) e = errno;
+      continue;
+    }
     struct timeval tv = {PROBE_TIMEOUT_S, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
@@ -197,8 +201,9 @@ static int probe(const char *port_s, const char *path) {
     printf("nothing answered on 127.0.0.1:%ld or [::1]:%ld: %s\n", port, port, strerror(e));
     return 1;
   }
+  const char *host = v == 2 ? "[::1]" : "127.0.0.1"; /* where it answered (v is one past the try that did) */
   char req[1200];
-  int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: 127.0.0.1:%ld\r\nConnection: close\r\n\r\n", path, port);
+  int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: %s:%ld\r\nConnection: close\r\n\r\n", path, host, port);
   if (n < 0 || n >= (int)sizeof req) {
     printf("the health path is too long\n");
     close(fd);
@@ -208,7 +213,7 @@ static int probe(const char *port_s, const char *path) {
     ssize_t w = write(fd, req + off, (size_t)(n - off));
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) {
-      printf("127.0.0.1:%ld: cannot send the request: %s\n", port, strerror(errno));
+      printf("%s:%ld: cannot send the request: %s\n", host, port, strerror(errno));
       close(fd);
       return 1;
     }
@@ -226,11 +231,11 @@ static int probe(const char *port_s, const char *path) {
   head[got] = '\0';
   int status = 0;
   if (sscanf(head, "HTTP/%*d.%*d %d", &status) != 1) {
-    printf("127.0.0.1:%ld%s: no HTTP answer\n", port, path);
+    printf("%s:%ld%s: no HTTP answer\n", host, port, path);
     return 1;
   }
   if (status >= 200 && status < 400) return 0;
-  printf("127.0.0.1:%ld%s answered %d\n", port, path, status);
+  printf("%s:%ld%s answered %d\n", host, port, path, status);
   return 1;
 }
 

@@ -150,7 +150,7 @@ def test_restarts_are_warm_after_the_first_run(session, lab):
 
 def test_the_list_of_synced_files_names_each_once(session, lab):
     # app.py was saved twice above; the list an adoption reads names it once
-    lists = list((lab.root / ".dbx/dev").glob("*/sync-*/synced"))
+    lists = list((lab.root / ".dbx/dev").glob("*/sync-*/.dbx-synced"))
     assert lists, "no synced list under .dbx/dev"
     for path in lists:
         names = path.read_text().splitlines()
@@ -531,3 +531,24 @@ def test_a_kept_container_without_the_agent_gets_files_through_the_archive_api(l
         assert r.code == 130
     finally:
         remove_dev_containers(lab)
+
+
+def test_a_link_made_in_the_container_cannot_take_a_sync_out_of_the_sync_folder(lab, tmp_path):
+    """The sync folder's subfolders are mounted into the container: a link the
+    app makes there must not lead dbx's copies and deletions onto the host."""
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("mine\n")
+    s = Session(lab, "allocator")
+    try:
+        cid = s.ready["container_id"]
+        lab.engine.docker("exec", "-u", "root", cid, "ln", "-s", str(victim), "/app/src/lablink_allocator/evil")
+        lab.write(f"{PKG}/evil/keep.txt", "overwritten\n")  # on the host: a real folder of that name
+        s.message("leaves it (a symbolic link made in the container?)")
+        (lab.root / f"{PKG}/evil/keep.txt").unlink()
+        s.message("leaves it (a symbolic link made in the container?)")
+        assert (victim / "keep.txt").read_text() == "mine\n", "the host file outside the sync folder is untouched"
+    finally:
+        r = s.stop()
+        shutil.rmtree(lab.root / f"{PKG}/evil", ignore_errors=True)
+    assert r.code == 130
