@@ -970,15 +970,17 @@ static int copy_in(const char *src, mode_t mode, const char *dst, int uid) {
   return rc < 0 ? rc : 1;
 }
 
-static int is_mounted(struct svc *s, const char *rel) {
-  if (!s->syncdir) return 0;
+/* Whether rel lies below a top-level folder the source layer fills. */
+static int in_source_folder(struct svc *s, const char *rel) {
   const char *slash = strchr(rel, '/');
-  if (!slash) return 0;
-  for (size_t i = 0; i < s->mounts.n; i++)
-    if (strlen(s->mounts.v[i]) == (size_t)(slash - rel) && strncmp(s->mounts.v[i], rel, (size_t)(slash - rel)) == 0)
+  for (size_t m = 0; slash && m < s->mounts.n; m++)
+    if (strlen(s->mounts.v[m]) == (size_t)(slash - rel) && strncmp(s->mounts.v[m], rel, (size_t)(slash - rel)) == 0)
       return 1;
   return 0;
 }
+
+/* Whether rel lies in a folder mounted from s's sync folder. */
+static int is_mounted(struct svc *s, const char *rel) { return s->syncdir && in_source_folder(s, rel); }
 
 /* Remove from the sync folder dst whatever the host folder host no longer
  * holds; the number of files removed (their paths, rel-based, go to names). */
@@ -1367,15 +1369,6 @@ static void report_ready(struct svc *s, uint64_t t0) {
  * container (sha256sum run there) differs from the host's, and the files
  * added to the container since its image (what dbx copied in) that the host
  * no longer has, known as held so that they are deleted. */
-/* Whether rel lies below a top-level folder the source layer fills. */
-static int in_source_folder(struct svc *s, const char *rel) {
-  const char *slash = strchr(rel, '/');
-  for (size_t m = 0; slash && m < s->mounts.n; m++)
-    if (strlen(s->mounts.v[m]) == (size_t)(slash - rel) && strncmp(s->mounts.v[m], rel, (size_t)(slash - rel)) == 0)
-      return 1;
-  return 0;
-}
-
 /* Whether the host has lost rel (context-relative): it is not there, as
  * opposed to not readable. */
 static int host_lost(struct svc *s, const char *rel) {

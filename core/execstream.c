@@ -25,8 +25,8 @@ struct execstream {
   int timed_out;
   int answered; /* the engine's HTTP answer has been read */
   int ended;    /* the process's output ended (or the connection) */
-  int handles;  /* open handles, the timer and then the stream; x is freed when the last one closes */
-  int stream_closed; /* the stream is closed (or closing) already */
+  int handles;     /* handles not closed yet (the timer, the stream); x is freed when the last one closes */
+  int stream_open; /* the stream is initialised and not closed */
   const int *stop;   /* the caller's stop flag, or NULL */
   strbuf head;  /* the engine's answer, until its blank line */
   long status;  /* its HTTP status */
@@ -118,8 +118,8 @@ static void on_close(uv_handle_t *h) {
 
 /* Close the stream (pending writes call back, cancelled); the output has ended. */
 static void close_stream(execstream *x) {
-  if (x->handles < 2 || x->stream_closed) return;
-  x->stream_closed = 1;
+  if (!x->stream_open) return;
+  x->stream_open = 0;
   x->ended = 1;
   uv_read_stop(&x->h.s);
   uv_close((uv_handle_t *)&x->h.s, on_close);
@@ -134,6 +134,7 @@ static int connect_to(execstream *x, engine *e, char **host, char **err) {
     uv_pipe_init(x->loop, &x->h.pipe, 0);
     x->h.s.data = x;
     x->handles++;
+    x->stream_open = 1;
     uv_pipe_connect(&x->creq, &x->h.pipe, sock, on_connect);
     *host = xstrdup("docker");
   } else { /* tcp://HOST:PORT */
@@ -159,14 +160,15 @@ static int connect_to(execstream *x, engine *e, char **host, char **err) {
     /* each address the name has, in turn (localhost: ::1, then 127.0.0.1) */
     rc = UV_EADDRNOTAVAIL;
     for (struct addrinfo *ai = gai.addrinfo; ai && rc < 0; ai = ai->ai_next) {
-      if (x->handles == 2) { /* the last try's socket */
+      if (x->stream_open) { /* the last try's socket */
         close_stream(x);
-        while (x->handles == 2) uv_run(x->loop, UV_RUN_ONCE);
-        x->stream_closed = x->ended = 0;
+        while (x->handles > 1) uv_run(x->loop, UV_RUN_ONCE);
+        x->ended = 0;
       }
       uv_tcp_init(x->loop, &x->h.tcp);
       x->h.s.data = x;
       x->handles++;
+      x->stream_open = 1;
       x->connected = 0;
       rc = uv_tcp_connect(&x->creq, &x->h.tcp, ai->ai_addr, on_connect);
       if (rc == 0 && wait_for(x, &x->connected, CONNECT_MS) < 0) rc = UV_ETIMEDOUT;

@@ -227,10 +227,8 @@ static void a_stop_ends_a_wait_for_an_answer(void **state) {
   uv_timer_init(&f->loop, &t);
   t.data = &stop;
   uv_timer_start(&t, set_stop, 100, 0);
-  uint64_t t0 = uv_hrtime();
   assert_int_equal(execstream_line(x, 60000, &line, &err), -1);
-  assert_string_equal(err, "interrupted");
-  assert_true(uv_hrtime() - t0 < 5000000000ULL); /* not the 60 s */
+  assert_string_equal(err, "interrupted"); /* not the 60 s time limit, which says so otherwise */
   assert_int_equal(stop, 1);
   free(err);
   uv_close((uv_handle_t *)&t, NULL);

@@ -145,7 +145,7 @@ static void a_helper_per_registry_comes_before_the_store(void **state) {
                   "case \"$host\" in other.example) printf '{\"Username\":\"<token>\",\"Secret\":\"IDT\"}';;\n"
                   "*) echo 'credentials not found in native keychain'; exit 1;; esac\n");
   ut_put("cfg/config.json", "{\"credsStore\":\"store\",\"credHelpers\":{\"127.0.0.1:5000\":\"one\"},"
-                            "\"auths\":{\"127.0.0.1:5000\":{\"auth\":\"eDp5\"}}}");
+                            "\"auths\":{\"127.0.0.1:5000\":{\"auth\":\"eDp5\"},\"127.0.0.1:5001\":{\"auth\":\"eDp5\"}}}");
   expect_login("127.0.0.1:5000", "u1", "s1", "docker-credential-one");
   char *from = NULL;
   cJSON *j = header_of("other.example", &from);
