@@ -91,14 +91,13 @@ int container_remove(engine *e, const char *id, int timeout_s, char **err) {
   return rc;
 }
 
-int container_inspect(engine *e, const char *what, const char *ref, cJSON **out, long *status, char **err) {
+int container_inspect(engine *e, const char *what, const char *ref, cJSON **out, char **err) {
   char *q = image_url_escape(ref);
   char *path = xasprintf("/%s/%s/json", what, q);
   char *body = NULL;
   long st = engine_call(e, "GET", path, NULL, &body);
   free(path);
   free(q);
-  if (status) *status = st;
   *out = st == 200 ? cJSON_Parse(body) : NULL;
   int rc = *out ? 0 : -1;
   if (rc < 0) {

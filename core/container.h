@@ -29,9 +29,8 @@ int container_stop(engine *e, const char *id, int timeout_s, char **err);
 int container_remove(engine *e, const char *id, int timeout_s, char **err);
 /* GET /containers/ID/json or /images/REF/json (what is "containers" or
  * "images"); *out receives the parsed answer (caller cJSON_Deletes). A
- * missing object gives -1 with *err set and *out NULL; status (if not NULL)
- * receives the HTTP status. */
-int container_inspect(engine *e, const char *what, const char *ref, cJSON **out, long *status, char **err);
+ * missing object gives -1 with *err set and *out NULL. */
+int container_inspect(engine *e, const char *what, const char *ref, cJSON **out, char **err);
 /* Ids of the containers (running or not) carrying every "name=value" label
  * in labels, appended to ids. */
 int container_find(engine *e, const strvec *labels, strvec *ids, char **err);

@@ -298,7 +298,7 @@ static char *built_image(struct svc *s, cJSON **config) {
   }
   cJSON *img = NULL;
   char *err = NULL;
-  if (container_inspect(s->d->e, "images", ref, &img, NULL, &err) < 0) {
+  if (container_inspect(s->d->e, "images", ref, &img, &err) < 0) {
     say(s, "%s", err);
     free(err);
     return NULL;
@@ -830,7 +830,7 @@ static void attach_signal(struct svc *s) {
   if (strncmp(engine_address(s->d->e), "unix://", 7) != 0 || !s->cid) return;
   cJSON *c = NULL;
   char *err = NULL;
-  if (container_inspect(s->d->e, "containers", s->cid, &c, NULL, &err) < 0) {
+  if (container_inspect(s->d->e, "containers", s->cid, &c, &err) < 0) {
     free(err);
     return;
   }
@@ -1469,7 +1469,7 @@ static int adopt(struct svc *s) {
   err = NULL;
   cJSON *c = NULL;
   const char *sync = NULL;
-  if (found && container_inspect(d->e, "containers", ids.v[0], &c, NULL, &err) == 0) {
+  if (found && container_inspect(d->e, "containers", ids.v[0], &c, &err) == 0) {
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(c, "State");
     const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(c, "Config");
     const cJSON *lab = cJSON_GetObjectItemCaseSensitive(cfg, "Labels");
