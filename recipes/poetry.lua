@@ -1,6 +1,10 @@
 -- poetry (2.x): third-party dependencies from poetry.lock with
 -- `poetry install --no-root --no-directory` into the service's venv, then the
--- project: editable (`--only-root`) in dev, a built wheel in prod.
+-- project: editable (`--only-root`) in dev, a built wheel in prod. An
+-- application (package-mode = false, or kind = "app") gets no project
+-- install: only its path dependencies, when it has any.
+local lockcheck = require "dbx.lockcheck"
+
 local poetry = {
   name = "poetry",
   lockfile = "poetry.lock",
@@ -41,13 +45,26 @@ function poetry.install_deps(svc, variant)
   return ("/opt/poetry/bin/poetry install --no-root --no-directory%s --compile"):format(g ~= "" and " " .. g or "")
 end
 
+function poetry.installable(svc)
+  return (svc.meta["tool.poetry"] or {})["package-mode"] ~= false
+end
+
+function poetry.not_installable()
+  return "[tool.poetry] package-mode = false: Poetry does not install the project"
+end
+
 function poetry.install_project(svc, variant)
+  if svc.kind == "app" then
+    if #(svc.members or {}) == 0 then return nil end
+    local g = groups(svc, variant)
+    return ("/opt/poetry/bin/poetry install --no-root --compile%s"):format(g ~= "" and " " .. g or "")
+  end
   if variant == "dev" then return "/opt/poetry/bin/poetry install --only-root --compile" end
-  return "/opt/poetry/bin/poetry build -q -f wheel -o /tmp/dist && pip install -q --no-deps /tmp/dist/*.whl"
+  return "/opt/poetry/bin/poetry build -f wheel -o /tmp/dist && pip install -q --no-deps /tmp/dist/*.whl"
 end
 
 function poetry.check(svc)
-  return { "poetry", "-C", svc.project, "check", "--lock" }
+  return lockcheck.argv("poetry", "poetry lock", nil, { "poetry", "-C", svc.project, "check", "--lock" })
 end
 
 return poetry

@@ -1,4 +1,6 @@
--- uv: installs a project's locked dependencies with `uv sync --frozen`.
+-- uv: installs a project's locked dependencies with `uv sync --locked` (the
+-- lock is checked against the manifests inside the image too, with the
+-- image's own Python).
 -- Used by dbx.python when the project has uv.lock (or manager = "uv").
 local uv = {
   name = "uv",
@@ -12,6 +14,7 @@ local uv = {
 
 local core = require "dbx.core"
 local toml = require "dbx.toml"
+local lockcheck = require "dbx.lockcheck"
 
 -- The member folders of the workspace whose root is svc's project, each with
 -- a pyproject.toml, from [tool.uv.workspace] members (globs allowed). Read
@@ -40,6 +43,32 @@ local function package_name(svc)
   end
   svc.uv_package = n
   return n
+end
+
+-- The workspace members the service's package depends on ([tool.uv.sources]
+-- NAME = { workspace = true }), and theirs in turn: folders, sorted.
+function uv.workspace_deps(svc)
+  local folder_of = {}
+  for _, f in ipairs(workspace_members(svc)) do
+    local n = (toml.read(svc.dir, f).project or {}).name
+    if n then folder_of[n:lower():gsub("[-_.]+", "-")] = f:match("^(.*)/pyproject.toml$") end
+  end
+  local out, seen = {}, {}
+  local function walk(folder)
+    local text = core.read(svc.dir, folder .. "/pyproject.toml") or ""
+    local sources = text:match("\n%[tool%.uv%.sources%]%s*\n(.-)\n%[") or text:match("\n%[tool%.uv%.sources%]%s*\n(.*)$") or ""
+    for name in sources:gmatch('([%w_.%-]+)%s*=%s*{[^}]*workspace%s*=%s*true') do
+      local dep = folder_of[name:lower():gsub("[-_.]+", "-")]
+      if dep and not seen[dep] and dep ~= svc.package then
+        seen[dep] = true
+        out[#out + 1] = dep
+        walk(dep)
+      end
+    end
+  end
+  walk(svc.package)
+  table.sort(out)
+  return out
 end
 
 -- Files the deps layer needs: the manifest and the lock, nothing else (in a
@@ -74,22 +103,46 @@ local function extras(svc, variant)
   return table.concat(out, " ")
 end
 
+-- uv installs a project only when it has a build system, or [tool.uv] package = true.
+function uv.installable(svc)
+  local m = svc.own_meta
+  local flag = (m["tool.uv"] or {}).package
+  if type(flag) == "boolean" then return flag end
+  return m["build-system"] ~= nil
+end
+
+function uv.not_installable(svc)
+  local m = svc.own_meta
+  if (m["tool.uv"] or {}).package == false then return "[tool.uv] package = false: uv does not install the project" end
+  return "pyproject.toml has no [build-system], so uv does not install the project"
+end
+
 -- Third-party dependencies only: the project itself comes with the source layer.
 function uv.install_deps(svc, variant)
-  return ("uv sync --frozen %s %s"):format(svc.package and "--no-install-workspace" or "--no-install-project",
+  return ("uv sync --locked %s %s"):format(svc.package and "--no-install-workspace" or "--no-install-project",
     extras(svc, variant))
 end
 
--- The project itself: editable in dev, a plain install in prod.
+-- A package: the project itself, editable in dev, a plain install in prod.
+-- An application: only its local packages (workspace members, path
+-- dependencies); nothing when it has none.
 function uv.install_project(svc, variant)
-  return ("uv sync --frozen %s%s"):format(extras(svc, variant),
-    variant == "prod" and " --no-editable" or "")
+  local prod = variant == "prod" and " --no-editable" or ""
+  if svc.kind == "app" then
+    if not svc.package and #(svc.members or {}) == 0 then return nil end
+    return ("uv sync --locked --no-install-project %s%s"):format(extras(svc, variant), prod)
+  end
+  return ("uv sync --locked %s%s"):format(extras(svc, variant), prod)
 end
 
--- The host-side freshness check of the lock file.
+-- The host-side freshness check of the lock file. Without a host Python that
+-- fits requires-python uv cannot check; the deps layer's --locked does.
 function uv.check(svc)
-  return { "sh", "-c", "uv lock --check --project \"$1\" || { echo 'the lock file is out of date: run `uv lock`' >&2; exit 1; }",
-           "uv-lock-check", svc.project }
+  local argv = lockcheck.argv("uv", "uv lock", "no Python on this machine fits requires-python, so the lock is "
+    .. "checked inside the image build instead (uv sync --locked)", { "uv", "lock", "--check", "--project", svc.project })
+  table.insert(argv, 1, "UV_PYTHON_DOWNLOADS=never")
+  table.insert(argv, 1, "env")
+  return argv
 end
 
 return uv

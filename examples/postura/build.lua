@@ -31,6 +31,7 @@ local service = {
   -- the seed's entrypoint script picks the mode: MODE=api|batch from the
   -- environment or as the first argument; with neither it runs batch (the
   -- seed's default CMD). No default argument here, so -e MODE=api works too.
+  kind = "package",   -- the entrypoint runs its console scripts (postura-api, postura-batch)
   entrypoint = { "scripts/entrypoint.sh" },
   keep = { "scripts/entrypoint.sh" },
   cmd = {},

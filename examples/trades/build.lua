@@ -31,6 +31,7 @@ local python = require "dbx.python"
 for _, name in ipairs({ "trades", "candles" }) do
   python.service(name) {
     package = "services/" .. name,
+    kind = "package",   -- main.py imports the member's own package, so it is installed
     members = { "libs/streamcommon" }, -- the shared library, copied before the service's folder
     python = "3.12",
     base = "python:3.12-slim-bookworm",

@@ -2,9 +2,9 @@
 local M = {}
 
 -- parse(text) -> { ["table.name"] = { key = "string" or { "array", ... } } },
--- with the top-level keys under "". Tables of string values and string
--- arrays only (the subset of pyproject.toml dbx reads); other values are
--- skipped. A table header that does not close: nil, "line N: why".
+-- with the top-level keys under "". Strings, string arrays, booleans and
+-- whole numbers only (the subset of pyproject.toml dbx reads); other values
+-- are skipped. A table header that does not close: nil, "line N: why".
 function M.parse(text)
   local out, cur = {}, {}
   out[""] = cur
@@ -30,6 +30,10 @@ function M.parse(text)
       if k then
         if v:match('^"') then
           cur[k] = v:match('^"(.-)"')
+        elseif v:match("^true%f[^%w_]") or v:match("^false%f[^%w_]") then
+          cur[k] = v:match("^true") ~= nil
+        elseif v:match("^%-?%d+%s*$") or v:match("^%-?%d+%s*#") then
+          cur[k] = math.tointeger(tonumber(v:match("^%-?%d+")))
         elseif v:match("^%[") then
           local arr = {}
           for s in v:gmatch('"([^"]*)"') do arr[#arr + 1] = s end

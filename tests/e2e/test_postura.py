@@ -73,14 +73,16 @@ def test_api_mode_answers_healthz_and_turns_healthy(postura, engine):  # noqa: F
         engine.remove(cid)
 
 
-def test_unpinned_requirement_fails_the_check(postura):
+def test_unpinned_requirement_is_warned_about(postura):
+    """An unpinned requirement resolves afresh at each build: the check says
+    so and names it, and passes (many real projects pin nothing)."""
     text = postura.read("postura/requirements.txt")
     postura.write("postura/requirements.txt", text + "requests>=2\n", dedent=False)
     try:
         r = postura.build("postura/lock")
-        assert r.status["postura/lock"] == "failed", r
+        assert r.status["postura/lock"] == "built", r
         log = postura.read(".dbx/logs/postura%2Flock.log")
-        assert "not pinned (==) in constraints.txt: requests" in log, log
+        assert "warning: requirements.txt: not pinned (==) in constraints.txt: requests;" in log, log
     finally:
         postura.write("postura/requirements.txt", text, dedent=False)
 

@@ -1,0 +1,3 @@
+from pantry import create_app
+
+app = create_app()
