@@ -197,7 +197,7 @@ static int launch_image(struct job *j) {
   free(logdir);
   char *log = log_path(b, t->name);
   imagebuild_opts io = {.loop = b->loop, .eng = b->eng, .ix = &b->ix, .cli = &b->cli,
-                        .state_dir = b->o->state_dir, .project = b->project, .log_path = log,
+                        .state_dir = b->o->state_dir, .project = b->project, .log_path = log, .network = b->network,
                         .on_output = on_output, .on_done = on_image_done, .ud = j};
   int rc = imagebuild_start(&io, t, j->key, (const char *const *)tags, &j->ib, &err);
   for (size_t d = 0; d < t->deps.n; d++) free(tags[d]);
@@ -356,6 +356,21 @@ static void on_signal(uv_signal_t *h, int signum) {
 
 /* ---- entry point ---- */
 
+/* An engine without a bridge network (dockerd --bridge=none) fails every
+ * build that uses its default network: when an image is to be built and
+ * neither its recipe nor $DBX_BUILD_NETWORK names a network, ask the engine
+ * once and build on the host's network if it has none. Not part of any key. */
+static void pick_build_network(struct build *b) {
+  const char *env = getenv("DBX_BUILD_NETWORK");
+  if (!b->eng || b->engine_error || (env && *env)) return;
+  int asks = 0;
+  for (size_t i = 0; i < b->n && !asks; i++)
+    asks = b->jobs[i].t->kind == KIND_IMAGE && b->jobs[i].dirty && !b->jobs[i].t->network;
+  if (!asks || engine_has_bridge(b->eng) != 0) return;
+  b->network = "host";
+  term_msg("dbx: engine has no bridge network: builds use the host network");
+}
+
 int build_run(graph *g, const size_t *roots, size_t nroots, const build_opts *o) {
   uv_loop_t loop;
   uv_loop_init(&loop);
@@ -379,6 +394,7 @@ int build_run(graph *g, const size_t *roots, size_t nroots, const build_opts *o)
     goto out;
   }
   plan_retag(&b);
+  pick_build_network(&b);
   for (size_t i = 0; i < b.n; i++) { /* what the recipe warns about, at every build that includes it */
     const char *warn = target_get_meta(b.jobs[i].t, "warning");
     if (warn) term_msg("dbx: warning: %s %s", b.jobs[i].t->name, warn);
