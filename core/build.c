@@ -356,6 +356,23 @@ static void on_signal(uv_signal_t *h, int signum) {
 
 /* ---- entry point ---- */
 
+/* One warning for each link that leads nowhere which a glob of this run's
+ * targets matched and left out (a "dangling" meta fact, see recipe.c). */
+static void warn_dangling(struct build *b) {
+  strvec links = {0};
+  for (size_t i = 0; i < b->n; i++)
+    for (size_t k = 0; k < b->jobs[i].t->meta.n; k++)
+      if (strncmp(b->jobs[i].t->meta.v[k], "dangling=", 9) == 0) sv_push(&links, b->jobs[i].t->meta.v[k] + 9);
+  sv_sort_uniq(&links);
+  for (size_t i = 0; i < links.n; i++) {
+    char to[4096];
+    ssize_t n = readlink(links.v[i], to, sizeof to - 1);
+    to[n > 0 ? n : 0] = 0;
+    term_msg("dbx: warning: %s is a link to '%s', which does not exist: left out of the build", links.v[i], to);
+  }
+  sv_free(&links);
+}
+
 /* An engine without a bridge network (dockerd --bridge=none) fails every
  * build that uses its default network: when an image is to be built and
  * neither its recipe nor $DBX_BUILD_NETWORK names a network, ask the engine
@@ -399,6 +416,7 @@ int build_run(graph *g, const size_t *roots, size_t nroots, const build_opts *o)
     const char *warn = target_get_meta(b.jobs[i].t, "warning");
     if (warn) term_msg("dbx: warning: %s %s", b.jobs[i].t->name, warn);
   }
+  warn_dangling(&b);
   term_plan(count, dirty);
   static const sched_ops ops = {start_job, skip_job, on_all_done};
   b.s = sched_new(&loop, b.n, &ops, &b, o->jobs, o->keep_going);
