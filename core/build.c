@@ -197,7 +197,7 @@ static int launch_image(struct job *j) {
   free(logdir);
   char *log = log_path(b, t->name);
   imagebuild_opts io = {.loop = b->loop, .eng = b->eng, .ix = &b->ix, .cli = &b->cli,
-                        .state_dir = b->o->state_dir, .project = b->project, .log_path = log,
+                        .state_dir = b->o->state_dir, .project = b->project, .log_path = log, .network = b->network,
                         .on_output = on_output, .on_done = on_image_done, .ud = j};
   int rc = imagebuild_start(&io, t, j->key, (const char *const *)tags, &j->ib, &err);
   for (size_t d = 0; d < t->deps.n; d++) free(tags[d]);
@@ -356,6 +356,38 @@ static void on_signal(uv_signal_t *h, int signum) {
 
 /* ---- entry point ---- */
 
+/* One warning for each link that leads nowhere which a glob of this run's
+ * targets matched and left out (a "dangling" meta fact, see recipe.c). */
+static void warn_dangling(struct build *b) {
+  strvec links = {0};
+  for (size_t i = 0; i < b->n; i++)
+    for (size_t k = 0; k < b->jobs[i].t->meta.n; k++)
+      if (strncmp(b->jobs[i].t->meta.v[k], "dangling=", 9) == 0) sv_push(&links, b->jobs[i].t->meta.v[k] + 9);
+  sv_sort_uniq(&links);
+  for (size_t i = 0; i < links.n; i++) {
+    char to[4096];
+    ssize_t n = readlink(links.v[i], to, sizeof to - 1);
+    to[n > 0 ? n : 0] = 0;
+    term_msg("dbx: warning: %s is a link to '%s', which does not exist: left out of the build", links.v[i], to);
+  }
+  sv_free(&links);
+}
+
+/* An engine without a bridge network (dockerd --bridge=none) fails every
+ * build that uses its default network: when an image is to be built and
+ * neither its recipe nor $DBX_BUILD_NETWORK names a network, ask the engine
+ * once and build on the host's network if it has none. Not part of any key. */
+static void pick_build_network(struct build *b) {
+  const char *env = getenv("DBX_BUILD_NETWORK");
+  if (!b->eng || b->engine_error || (env && *env)) return;
+  int asks = 0;
+  for (size_t i = 0; i < b->n && !asks; i++)
+    asks = b->jobs[i].t->kind == KIND_IMAGE && b->jobs[i].dirty && !b->jobs[i].t->network;
+  if (!asks || engine_has_bridge(b->eng) != 0) return;
+  b->network = "host";
+  term_msg("dbx: engine has no bridge network: builds use the host network");
+}
+
 int build_run(graph *g, const size_t *roots, size_t nroots, const build_opts *o) {
   uv_loop_t loop;
   uv_loop_init(&loop);
@@ -379,10 +411,12 @@ int build_run(graph *g, const size_t *roots, size_t nroots, const build_opts *o)
     goto out;
   }
   plan_retag(&b);
+  pick_build_network(&b);
   for (size_t i = 0; i < b.n; i++) { /* what the recipe warns about, at every build that includes it */
     const char *warn = target_get_meta(b.jobs[i].t, "warning");
     if (warn) term_msg("dbx: warning: %s %s", b.jobs[i].t->name, warn);
   }
+  warn_dangling(&b);
   term_plan(count, dirty);
   static const sched_ops ops = {start_job, skip_job, on_all_done};
   b.s = sched_new(&loop, b.n, &ops, &b, o->jobs, o->keep_going);

@@ -61,6 +61,8 @@ struct build {
   image_cli cli;
   int cli_state;            /* 0 not looked for yet, 1 found, -1 none */
   char *project;            /* label and tag part: the project folder's name */
+  const char *network;      /* build network of images that name none ("host" on an
+                             * engine without a bridge network), or NULL */
 };
 
 /* Open the state folder (taking its lock), the store and the stat cache. 0, or -1 after saying why. */

@@ -1904,12 +1904,9 @@ int dev_run(graph **g, const strvec *services, const dev_opts *o) {
     goto out;
   }
   free(body);
-  body = NULL;
   /* an engine without the default bridge (as the private test engine) runs
    * containers on the host's network; otherwise ports are published on 127.0.0.1 */
-  st = engine_call(d.e, "GET", "/networks/bridge", NULL, &body);
-  free(body);
-  d.host_net = st != 200;
+  d.host_net = engine_has_bridge(d.e) != 1;
   const char *addr = engine_address(d.e);
   d.archive = strcmp(o->sync, "archive") == 0 || (strcmp(o->sync, "auto") == 0 && strncmp(addr, "unix://", 7) != 0);
   d.remote = !engine_address_is_local(addr);

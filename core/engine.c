@@ -372,6 +372,13 @@ long engine_call(engine *e, const char *method, const char *path, const char *js
   return engine_send_wait(e, &q, body, NULL);
 }
 
+int engine_has_bridge(engine *e) {
+  char *body = NULL;
+  long st = engine_call(e, "GET", "/networks/bridge", NULL, &body);
+  free(body);
+  return st == 200 ? 1 : st == 404 ? 0 : -1;
+}
+
 void engine_wait(engine *e, size_t *pending) {
   while (*pending) uv_run(e->loop, UV_RUN_ONCE);
 }

@@ -65,6 +65,11 @@ long engine_send_wait(engine *e, const engine_req *q, char **body, size_t *len);
  * answer (caller frees). Returns the HTTP status or a negative number. */
 long engine_call(engine *e, const char *method, const char *path, const char *json_body,
                  char **body);
+/* Whether the engine has its default bridge network (GET /networks/bridge;
+ * an engine run with --bridge=none has none, and builds and containers must
+ * use the host's network there): 1 it has, 0 it has not (404), -1 no clear
+ * answer. Runs the loop: not for a libuv callback. */
+int engine_has_bridge(engine *e);
 /* Run the loop until *pending (which callbacks decrement) reaches zero. */
 void engine_wait(engine *e, size_t *pending);
 /* "cannot reach the engine at ADDRESS: WHY" with what to do about it (caller frees). */

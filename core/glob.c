@@ -47,6 +47,16 @@ static int is_dir(const char *path) {
   return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* Whether p, a name the walk matched, is a link that leads nowhere (its
+ * target, or a link on the way, does not exist); if so it is noted in dangling. */
+static int leads_nowhere(const char *p, strvec *dangling) {
+  struct stat st;
+  if (stat(p, &st) == 0 || (errno != ENOENT && errno != ELOOP && errno != ENOTDIR)) return 0;
+  if (lstat(p, &st) < 0 || !S_ISLNK(st.st_mode)) return 0;
+  if (dangling) sv_push(dangling, p);
+  return 1;
+}
+
 /* Note that dir's listing was read (for whoever caches what a walk found). */
 static void logdir(strvec *dirs, const char *dir) {
   if (dirs) sv_push(dirs, *dir ? dir : ".");
@@ -62,7 +72,7 @@ static DIR *open_dir(const char *dir, char **err) {
 }
 
 /* Every file below dir (relative path, "" for the current folder). */
-static size_t walk_all(const char *dir, strvec *out, strvec *dirs, char **err) {
+static size_t walk_all(const char *dir, strvec *out, strvec *dirs, strvec *dangling, char **err) {
   DIR *d = open_dir(dir, err);
   if (!d) return 0;
   logdir(dirs, dir);
@@ -77,9 +87,9 @@ static size_t walk_all(const char *dir, strvec *out, strvec *dirs, char **err) {
       type = lstat(p, &st) == 0 ? (S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : S_ISLNK(st.st_mode) ? DT_LNK : DT_UNKNOWN) : DT_UNKNOWN;
     }
     if (type == DT_DIR) {
-      if (!skipped_dir(e->d_name)) n += walk_all(p, out, dirs, err);
+      if (!skipped_dir(e->d_name)) n += walk_all(p, out, dirs, dangling, err);
       free(p);
-    } else if (type == DT_REG || (type == DT_LNK && !is_dir(p))) {
+    } else if (type == DT_REG || (type == DT_LNK && !is_dir(p) && !leads_nowhere(p, dangling))) {
       sv_push_own(out, p);
       n++;
     } else {
@@ -91,13 +101,14 @@ static size_t walk_all(const char *dir, strvec *out, strvec *dirs, char **err) {
 }
 
 /* Expand the segments of pat under dir. */
-static size_t expand(const char *dir, const char *pat, strvec *out, strvec *dirs, char **err) {
+static size_t expand(const char *dir, const char *pat, strvec *out, strvec *dirs, strvec *dangling,
+                     char **err) {
   const char *pe = strchr(pat, '/');
   size_t pl = pe ? (size_t)(pe - pat) : strlen(pat);
   const char *rest = pe ? pe + 1 : NULL;
   if (pl == 2 && pat[0] == '*' && pat[1] == '*') {
-    if (!rest) return walk_all(dir, out, dirs, err);
-    size_t n = expand(dir, rest, out, dirs, err);
+    if (!rest) return walk_all(dir, out, dirs, dangling, err);
+    size_t n = expand(dir, rest, out, dirs, dangling, err);
     DIR *d = open_dir(dir, err);
     if (!d) return n;
     logdir(dirs, dir);
@@ -108,7 +119,7 @@ static size_t expand(const char *dir, const char *pat, strvec *out, strvec *dirs
       char *p = path_join(dir, e->d_name);
       struct stat st;
       int rc = lstat(p, &st);
-      if (rc == 0 && S_ISDIR(st.st_mode)) n += expand(p, pat, out, dirs, err);
+      if (rc == 0 && S_ISDIR(st.st_mode)) n += expand(p, pat, out, dirs, dangling, err);
       else if (rc < 0 && errno != ENOENT && err && !*err) /* gone since listed: nothing to walk */
         *err = errno == ENAMETOOLONG ? xasprintf("the path '%.80s...' is longer than this system allows", p)
                                      : xasprintf("cannot read '%s': %s", p, strerror(errno));
@@ -122,7 +133,7 @@ static size_t expand(const char *dir, const char *pat, strvec *out, strvec *dirs
   if (!glob_has_magic(seg)) {
     char *p = path_join(dir, seg);
     if (rest) {
-      if (is_dir(p)) n = expand(p, rest, out, dirs, err);
+      if (is_dir(p)) n = expand(p, rest, out, dirs, dangling, err);
       else if (dirs) sv_push(dirs, p); /* not there (yet): its appearance matters too */
     } else {
       struct stat st;
@@ -130,6 +141,8 @@ static size_t expand(const char *dir, const char *pat, strvec *out, strvec *dirs
         sv_push_own(out, p);
         p = NULL;
         n = 1;
+      } else {
+        leads_nowhere(p, dangling);
       }
     }
     free(p);
@@ -147,11 +160,13 @@ static size_t expand(const char *dir, const char *pat, strvec *out, strvec *dirs
       struct stat st;
       if (rest) {
         if (!skipped_dir(e->d_name) && lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-          n += expand(p, rest, out, dirs, err);
+          n += expand(p, rest, out, dirs, dangling, err);
       } else if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) {
         sv_push_own(out, p);
         p = NULL;
         n++;
+      } else {
+        leads_nowhere(p, dangling);
       }
       free(p);
     }
@@ -161,12 +176,12 @@ static size_t expand(const char *dir, const char *pat, strvec *out, strvec *dirs
   return n;
 }
 
-size_t glob_expand_logged(const char *pattern, strvec *out, strvec *dirs, char **err) {
+size_t glob_expand_logged(const char *pattern, strvec *out, strvec *dirs, strvec *dangling, char **err) {
   if (!glob_has_magic(pattern)) { /* a file, checked when it is hashed: one stat, not two */
     sv_push(out, pattern);
     return 1;
   }
-  return expand("", pattern, out, dirs, err);
+  return expand("", pattern, out, dirs, dangling, err);
 }
 
-size_t glob_expand(const char *pattern, strvec *out) { return glob_expand_logged(pattern, out, NULL, NULL); }
+size_t glob_expand(const char *pattern, strvec *out) { return glob_expand_logged(pattern, out, NULL, NULL, NULL); }

@@ -343,7 +343,7 @@ int image_write_context(const target *t, const char *dir, char **err) {
 
 void image_build_argv(const image_cli *cli, const target *t, const char *dir, const char *df,
                       const char *tag, const char *iidfile, const char *project, const char *key,
-                      strvec *argv, strvec *env) {
+                      const char *network, strvec *argv, strvec *env) {
   sv_push(argv, cli->docker);
   if (cli->buildx) {
     sv_push(argv, "buildx");
@@ -371,6 +371,7 @@ void image_build_argv(const image_cli *cli, const target *t, const char *dir, co
   sv_push(argv, "--iidfile");
   sv_push(argv, iidfile);
   const char *net = t->network ? t->network : getenv("DBX_BUILD_NETWORK");
+  if (!net || !*net) net = network;
   if (net && *net) {
     sv_push(argv, "--network");
     sv_push(argv, net);

@@ -45,10 +45,11 @@ char *image_dockerfile(const target *t, const char *const *dep_tags, char **err)
 int image_write_context(const target *t, const char *dir, char **err);
 /* The argv (and extra environment) that builds t from dir with Dockerfile df,
  * tagging tag and t->tags, labelling key/project/target, and writing the
- * image id to iidfile. The build network is t->network, else $DBX_BUILD_NETWORK. */
+ * image id to iidfile. The build network is t->network, else
+ * $DBX_BUILD_NETWORK, else network (NULL: the engine's default). */
 void image_build_argv(const image_cli *cli, const target *t, const char *dir, const char *df,
                       const char *tag, const char *iidfile, const char *project, const char *key,
-                      strvec *argv, strvec *env);
+                      const char *network, strvec *argv, strvec *env);
 
 /* Where t's secret number i (an "ID=path" of t->secrets) is read from: an
  * absolute path (caller frees). */

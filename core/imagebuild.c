@@ -132,8 +132,8 @@ static void start_docker(imagebuild *ib) {
     return;
   }
   strvec argv = {0}, extra = {0};
-  image_build_argv(ib->o.cli, ib->t, ib->dir, ib->df, ib->tag, ib->iid, ib->o.project, ib->key, &argv,
-                   &extra);
+  image_build_argv(ib->o.cli, ib->t, ib->dir, ib->df, ib->tag, ib->iid, ib->o.project, ib->key,
+                   ib->o.network, &argv, &extra);
   extern char **environ;
   size_t n = 0;
   while (environ[n]) n++;

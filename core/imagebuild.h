@@ -20,6 +20,8 @@ typedef struct {
   const char *state_dir;   /* contexts go to STATE/ctx/ */
   const char *project;     /* label and tag part */
   const char *log_path;    /* the build's output is kept here */
+  const char *network;     /* build network of a target that names none when
+                            * $DBX_BUILD_NETWORK is unset too; NULL: the engine's default */
   void (*on_output)(void *ud, const char *buf, size_t n);
   /* once: image_id on success, else error (both borrowed for the call) */
   void (*on_done)(void *ud, const char *image_id, const char *error);

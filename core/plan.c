@@ -156,9 +156,14 @@ static void assign_digests(struct build *b, struct job *j) {
       j->digests = NULL; /* known once the maker has run */
       return;
     }
+    char to[4096];
+    ssize_t tn = err == -ENOENT ? readlink(t->inputs.v[i], to, sizeof to - 1) : -1;
     if (err == -EISDIR)
       plan_fail(b, xasprintf("%s: target '%s': input '%s' is a folder; write '%s/**' for every file in it",
                              t->where, t->name, t->inputs.v[i], t->inputs.v[i]));
+    else if (tn >= 0) /* named as it is, not by a glob: the recipe wants it */
+      plan_fail(b, xasprintf("%s: target '%s': input '%s' is a link to '%.*s', which does not exist", t->where,
+                             t->name, t->inputs.v[i], (int)tn, to));
     else if (err == -ENOENT)
       plan_fail(b, xasprintf("%s: target '%s': input file '%s' does not exist", t->where, t->name,
                              t->inputs.v[i]));

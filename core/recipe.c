@@ -223,7 +223,9 @@ static int l_glob(lua_State *L) {
   if (!n) return luaL_error(L, "glob: %s", lua_tostring(L, -1));
   strvec out = {0};
   char *gerr = NULL;
-  glob_expand_logged(n, &out, &get_state(L)->g->recipe_dirs, &gerr);
+  graph *g = get_state(L)->g;
+  /* a link that leads nowhere is left out; the graph is evaluated again once it leads somewhere */
+  glob_expand_logged(n, &out, &g->recipe_dirs, &g->recipe_absent, &gerr);
   free(n);
   if (gerr) {
     sv_free(&out);
@@ -389,9 +391,15 @@ static char *json_list(const strvec *sv) {
   return sb_take(&sb);
 }
 
+/* Whether p lies in the context folder ctx (of length plen; "" is the project). */
+static int in_context(const char *p, const char *ctx, size_t plen) {
+  return !plen || (strncmp(p, ctx, plen) == 0 && p[plen] == '/');
+}
+
 /* An image's inputs must lie in its context folder; what the context's
- * .dockerignore (and the safe defaults) leave out is dropped from them. */
-static int filter_context(target *t, graph *g, char **err) {
+ * .dockerignore (and the safe defaults) leave out is dropped from them, and
+ * from dangling (the links its globs left out) too. */
+static int filter_context(target *t, graph *g, strvec *dangling, char **err) {
   ignore_rules rules = {0};
   ignore_defaults(&rules);
   char *di = path_join(t->context, ".dockerignore"), *text;
@@ -406,7 +414,7 @@ static int filter_context(target *t, graph *g, char **err) {
   int rc = 0;
   for (size_t i = 0; i < t->inputs.n; i++) {
     const char *p = t->inputs.v[i];
-    if (plen && (strncmp(p, t->context, plen) != 0 || p[plen] != '/')) {
+    if (!in_context(p, t->context, plen)) {
       if (!rc)
         *err = xasprintf("%s: image '%s': input '%s' is outside its context folder '%s'", t->where,
                          t->name, p, t->context);
@@ -418,6 +426,15 @@ static int filter_context(target *t, graph *g, char **err) {
     else t->inputs.v[w++] = t->inputs.v[i];
   }
   t->inputs.n = w;
+  w = 0;
+  for (size_t i = 0; i < dangling->n; i++) {
+    const char *p = dangling->v[i];
+    if (in_context(p, t->context, plen) && !ignore_match(&rules, p + (plen ? plen + 1 : 0)))
+      dangling->v[w++] = dangling->v[i];
+    else
+      free(dangling->v[i]);
+  }
+  dangling->n = w;
   ignore_free(&rules);
   return rc;
 }
@@ -433,22 +450,39 @@ static char *project_path(const target *t, const char *what, const char *p, char
   return NULL;
 }
 
-/* Expand inputs and outputs to project-relative paths and derive params. */
-static int finish_target(target *t, graph *g, char **err) {
-  for (size_t i = 0; i < t->patterns.n; i++) {
+/* Expand t's input patterns into t->inputs. A link a glob matched that leads
+ * nowhere is left out of them (so of the key and the context), becomes a
+ * "dangling" meta fact for the build to warn about, and a file the graph
+ * depends on the absence of. 0, or -1 with *err set. */
+static int expand_inputs(target *t, graph *g, char **err) {
+  strvec dangling = {0};
+  int rc = 0;
+  for (size_t i = 0; i < t->patterns.n && rc == 0; i++) {
     char *n = project_path(t, "input", t->patterns.v[i], err);
-    if (!n) return -1;
+    if (!n) rc = -1;
     char *gerr = NULL;
-    glob_expand_logged(n, &t->inputs, &g->recipe_dirs, &gerr);
+    if (n) glob_expand_logged(n, &t->inputs, &g->recipe_dirs, &dangling, &gerr);
     free(n);
     if (gerr) {
       *err = xasprintf("%s: target '%s': input '%s': %s", t->where, t->name, t->patterns.v[i], gerr);
       free(gerr);
-      return -1;
+      rc = -1;
     }
   }
   sv_sort_uniq(&t->inputs);
-  if (t->kind == KIND_IMAGE && filter_context(t, g, err) < 0) return -1;
+  sv_sort_uniq(&dangling);
+  for (size_t i = 0; i < dangling.n; i++) sv_push(&g->recipe_absent, dangling.v[i]);
+  if (rc == 0 && t->kind == KIND_IMAGE) rc = filter_context(t, g, &dangling, err);
+  for (size_t i = 0; i < dangling.n && rc == 0; i++)
+    sv_push_own(&t->meta, xasprintf("dangling=%s", dangling.v[i]));
+  sv_sort_uniq(&t->meta);
+  sv_free(&dangling);
+  return rc;
+}
+
+/* Expand inputs and outputs to project-relative paths and derive params. */
+static int finish_target(target *t, graph *g, char **err) {
+  if (expand_inputs(t, g, err) < 0) return -1;
   for (size_t i = 0; i < t->outputs.n; i++) {
     char *n = project_path(t, "output", t->outputs.v[i], err);
     if (!n) return -1;

@@ -5,14 +5,14 @@
 #   scripts/engine.sh stop     stop the private dockerd (only the one started here)
 #   scripts/engine.sh status   say which engine answers, exit 1 if none
 #   scripts/engine.sh env      print `export DOCKER_HOST=...` for the engine to use
-#                              (and DBX_BUILD_NETWORK=host for the private one)
 #
 # A reachable engine ($DOCKER_HOST, else /var/run/docker.sock) is used as it is.
 # Otherwise Debian's docker.io is installed if missing and a private dockerd runs
 # as root with its data outside the repository ($DBX_ENGINE_ROOT, default
 # /var/cache/dbx-engine), overlay2 falling back to vfs, no bridge, no iptables,
 # and its own socket. Containers and network-using builds then use host
-# networking; services bind 127.0.0.1.
+# networking (dbx picks it by itself on an engine without a bridge; a plain
+# `docker build` there needs `--network host`); services bind 127.0.0.1.
 set -euo pipefail
 
 ROOT="${DBX_ENGINE_ROOT:-/var/cache/dbx-engine}"
@@ -122,8 +122,6 @@ cmd_env() {
   host=$(reachable)
   [ -n "$host" ] || { say "no engine answers; run scripts/engine.sh start"; exit 1; }
   echo "export DOCKER_HOST=$host"
-  # the private engine has no bridge network: builds and containers use the host's
-  if [ "$host" = "unix://$SOCK" ]; then echo "export DBX_BUILD_NETWORK=host"; fi
 }
 
 case "${1:-}" in

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs a command with a container engine and the stand-in base images ready:
 # uses a reachable engine, or starts the private one (and stops it afterwards,
-# unless DBX_KEEP_ENGINE=1). DOCKER_HOST and DBX_BUILD_NETWORK reach the command.
+# unless DBX_KEEP_ENGINE=1). DOCKER_HOST (and a DBX_BUILD_NETWORK of the
+# caller's) reach the command.
 #
 #   scripts/with-engine.sh python3 -m pytest tests/e2e
 set -euo pipefail

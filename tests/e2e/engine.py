@@ -20,7 +20,7 @@ DOCKER = os.environ.get("DBX_TEST_DOCKER", "/usr/bin/docker")
 
 
 def engine_env():
-    """DOCKER_HOST (and DBX_BUILD_NETWORK) of the engine to use, or None."""
+    """DOCKER_HOST of the engine to use, or None."""
     r = subprocess.run([str(REPO / "scripts/engine.sh"), "env"], capture_output=True, text=True)
     if r.returncode != 0:
         return None

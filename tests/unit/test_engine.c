@@ -395,6 +395,22 @@ static void error_status_is_passed_through(void **state) {
   free(body);
 }
 
+/* The bridge network is asked about by name; a 404 means the engine has none,
+ * anything but 200 or 404 is no answer either way. */
+static void bridge_network_is_asked_for_by_name(void **state) {
+  fixture *f = *state;
+  serve_unix(f);
+  open_engine(f, f->addr);
+  assert_int_equal(engine_has_bridge(f->e), 1);
+  assert_string_equal(f->seen[0].method, "GET");
+  assert_string_equal(f->seen[0].path, "/networks/bridge");
+
+  set_reply(f, 404, "{\"message\":\"network bridge not found\"}");
+  assert_int_equal(engine_has_bridge(f->e), 0);
+  set_reply(f, 500, "{\"message\":\"server error\"}");
+  assert_int_equal(engine_has_bridge(f->e), -1);
+}
+
 /* A negative status, and a message naming the address, a reason and what to do. */
 static void expect_unreachable(fixture *f, const char *addr) {
   open_engine(f, addr);
@@ -545,6 +561,7 @@ int main(void) {
       T(long_answer_arrives_whole),
       T(requests_in_flight_together_all_get_answers),
       T(error_status_is_passed_through),
+      T(bridge_network_is_asked_for_by_name),
       T(nothing_listening_gives_a_negative_status_and_advice),
       T(docker_host_from_the_environment_is_used),
       T(without_docker_host_the_default_socket_is_named),

@@ -96,6 +96,42 @@ static void links_to_folders_are_not_followed(void **state) {
                    (const char *[]){"src/sub/deep/z.py", "src/sub/y.py", "src/x.py", NULL});
 }
 
+/* A committed link whose target is missing matches no glob (nothing could be
+ * read from it) and is handed back to be warned about; a link to a file is
+ * a file; a literal path is kept unchecked, link or not. */
+static void links_that_lead_nowhere_are_left_out_and_noted(void **state) {
+  (void)state;
+  assert_int_equal(symlink("missing-file", "src/sub/gone"), 0);
+  assert_int_equal(symlink("x.py", "src/alias.py"), 0);
+  assert_int_equal(symlink("loop", "src/loop"), 0);
+  const char *all[] = {"**", "src/**", "src/*/*", "src/*/gone", "src/**/gone", NULL};
+  for (size_t i = 0; all[i]; i++) {
+    strvec out = {0}, dangling = {0};
+    char *err = NULL;
+    glob_expand_logged(all[i], &out, NULL, &dangling, &err);
+    assert_null(err);
+    for (size_t k = 0; k < out.n; k++)
+      if (strstr(out.v[k], "gone") || strstr(out.v[k], "loop")) fail_msg("%s: matched %s", all[i], out.v[k]);
+    int noted = 0;
+    for (size_t k = 0; k < dangling.n; k++) noted |= strcmp(dangling.v[k], "src/sub/gone") == 0;
+    if (!noted) fail_msg("%s: src/sub/gone not noted", all[i]);
+    sv_free(&out);
+    sv_free(&dangling);
+  }
+  strvec dangling = {0};
+  char *err = NULL;
+  strvec out = {0};
+  glob_expand_logged("**", &out, NULL, &dangling, &err);
+  sv_sort_uniq(&dangling);
+  assert_int_equal(dangling.n, 2); /* a link to itself leads nowhere too */
+  assert_string_equal(dangling.v[0], "src/loop");
+  sv_free(&out);
+  sv_free(&dangling);
+  expect_expansion("src/*.py", (const char *[]){"src/alias.py", "src/x.py", NULL});
+  expect_expansion("src/sub/gone", (const char *[]){"src/sub/gone", NULL});
+  expect_expansion("src/sub/*", (const char *[]){"src/sub/readme.md", "src/sub/y.py", NULL});
+}
+
 static void match_agrees_with_expansion(void **state) {
   (void)state;
   assert_true(glob_match("*.py", "a.py"));
@@ -123,6 +159,7 @@ int main(void) {
       T(no_match_appends_nothing),
       T(literal_paths_are_kept_even_when_missing),
       T(links_to_folders_are_not_followed),
+      T(links_that_lead_nowhere_are_left_out_and_noted),
       cmocka_unit_test(match_agrees_with_expansion),
   };
   return cmocka_run_group_tests_name("glob", tests, NULL, NULL);

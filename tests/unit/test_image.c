@@ -13,6 +13,7 @@ typedef struct {
   char *path;      /* PATH as the test program found it */
   char *dbx_docker;
   char *build_network;
+  const char *network; /* the build network of images that name none (dbx's pick) */
   image_cli cli;
   strvec argv, env, refs;
 } fixture;
@@ -453,7 +454,7 @@ static void build_argv(fixture *f, const target *t) {
   sv_free(&f->argv);
   sv_free(&f->env);
   image_build_argv(&f->cli, t, "/work/ctx", "/work/ctx/Dockerfile", "dbx/p/svc/prod:0123456789abcdef",
-                   "/work/iid", "p", "0123456789abcdef0123", &f->argv, &f->env);
+                   "/work/iid", "p", "0123456789abcdef0123", f->network, &f->argv, &f->env);
 }
 
 static void buildx_argv_tags_labels_and_args(void **state) {
@@ -536,6 +537,29 @@ static void network_from_target_then_environment(void **state) {
   build_argv(f, t);
   assert_int_equal(count(&f->argv, "--network"), 0);
   assert_string_equal(f->argv.v[f->argv.n - 1], "/work/ctx");
+}
+
+/* dbx's own pick (host, on an engine without a bridge) comes last: the
+ * recipe's network and $DBX_BUILD_NETWORK both win over it. */
+static void network_picked_by_dbx_comes_last(void **state) {
+  fixture *f = *state;
+  f->cli.docker = xstrdup("docker");
+  f->cli.buildx = 1;
+  target *t = build_target(f);
+  f->network = "host";
+  build_argv(f, t);
+  assert_true(has_pair(&f->argv, "--network", "host"));
+  assert_int_equal(count(&f->argv, "--network"), 1);
+
+  setenv("DBX_BUILD_NETWORK", "ci-net", 1);
+  build_argv(f, t);
+  assert_true(has_pair(&f->argv, "--network", "ci-net"));
+  assert_int_equal(count(&f->argv, "--network"), 1);
+
+  t->network = xstrdup("svc-net");
+  build_argv(f, t);
+  assert_true(has_pair(&f->argv, "--network", "svc-net"));
+  assert_int_equal(count(&f->argv, "--network"), 1);
 }
 
 /* ---- finding the docker client ---- */
@@ -761,6 +785,7 @@ int main(void) {
       T(legacy_argv_sets_docker_buildkit),
       T(image_without_stage_or_args_has_neither),
       T(network_from_target_then_environment),
+      T(network_picked_by_dbx_comes_last),
       T(client_with_buildx_builds_with_buildx),
       T(old_client_builds_with_its_own_buildkit),
       T(new_client_without_buildx_is_passed_over),
