@@ -244,7 +244,7 @@ def test_committed_dockerfiles_match_dbx_gen(tmp_path):
         r = subprocess.run([str(dbx_path()), "-C", str(REPO / "examples/lablink"), "gen", svc, "-o", str(out)],
                            capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
-        for name in ("Dockerfile", "Dockerfile.dev", "Dockerfile.source", "start.sh"):
+        for name in ("Dockerfile", "Dockerfile.dev", "Dockerfile.source"):
             assert (out / name).read_text() == (REPO / "examples/lablink" / svc / name).read_text(), (svc, name)
 
 

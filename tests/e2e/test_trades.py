@@ -250,6 +250,6 @@ def test_committed_dockerfiles_match_dbx_gen(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["Dockerfile", "Dockerfile.candles", "Dockerfile.candles.dev", "Dockerfile.dev", "start.sh"]
+    assert names == ["Dockerfile", "Dockerfile.candles", "Dockerfile.candles.dev", "Dockerfile.dev"]
     for name in names:
         assert (tmp_path / name).read_text() == (REPO / "examples/trades" / name).read_text(), name
