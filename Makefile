@@ -21,7 +21,7 @@ CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-MODULES := util map hash statcache glob ignore graph key store proc sched term recipe graphcache sshbridge engine image imagebuild images plan build container execstream tarmem watch dev regauth push gen
+MODULES := util map envfile hash statcache glob ignore graph key store proc sched term recipe graphcache sshbridge engine image imagebuild images plan build container execstream tarmem watch dev regauth push gen
 LUA_SRC := $(wildcard lua/dbx/*.lua) $(wildcard recipes/*.lua)
 OBJS    := $(MODULES:%=$(BUILD)/%.o) $(BUILD)/embedded.o
 UNIT    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))

@@ -17,6 +17,7 @@
 #include <cjson/cJSON.h>
 
 #include "container.h"
+#include "envfile.h"
 #include "execstream.h"
 #include "engine.h"
 #include "glob.h"
@@ -47,6 +48,8 @@ struct svc {
   /* facts (from the dev target's meta) */
   char *workdir, *user, *health, *stop_signal, *context, *source_t, *deps_t, *base_t, *lock_t;
   char *gpus;     /* GPUs to ask the engine for ("all", "2") or NULL */
+  char *env_file; /* context-relative: its NAME=value lines reach the container, or NULL */
+  strvec env;     /* what env_file held when the container was made */
   int gpus_asked; /* gpus came from --gpus, so an engine without GPUs is an error */
   strvec sources; /* patterns relative to context */
   strvec health_cmd; /* a command run in the container that exits 0 when it is healthy, or empty */
@@ -153,9 +156,11 @@ static void say(struct svc *s, const char *fmt, ...) {
 static void svc_clear_facts(struct svc *s) {
   free(s->workdir), free(s->user), free(s->health), free(s->stop_signal), free(s->context);
   free(s->gpus), s->gpus = NULL;
+  free(s->env_file), s->env_file = NULL;
   sv_free(&s->health_cmd);
   free(s->source_t), free(s->deps_t), free(s->base_t), free(s->lock_t), free(s->target);
   sv_free(&s->sources);
+  sv_free(&s->env);
   ignore_free(&s->ign);
   s->workdir = s->user = s->health = s->stop_signal = s->context = NULL;
   s->source_t = s->deps_t = s->base_t = s->lock_t = s->target = NULL;
@@ -186,6 +191,7 @@ static int svc_facts(struct svc *s, graph *g) {
     q += len + (q[len] ? 1 : 0);
   }
   s->stop_signal = meta_dup(t, "stop_signal");
+  s->env_file = meta_dup(t, "env_file");
   s->context = meta_dup(t, "context");
   if (!s->context) s->context = xstrdup(t->context ? t->context : "");
   s->source_t = meta_dup(t, "source");
@@ -500,6 +506,21 @@ static int put_tools(struct svc *s, const char *cid, char **err) {
   return rc;
 }
 
+/* s's env file, read afresh for each container it starts (an edit to it
+ * takes effect at the next one); a missing file is said, a malformed one is
+ * an error that names its line. 0 or -1. */
+static int read_env_file(struct svc *s) {
+  sv_free(&s->env);
+  if (!s->env_file) return 0;
+  char *path = path_join(s->context, s->env_file), *err = NULL;
+  int rc = envfile_read(path, &s->env, &err);
+  if (rc == -ENOENT) say(s, "no env file %s: the container starts without it", path);
+  else if (rc < 0) say(s, "env file %s", err);
+  free(err);
+  free(path);
+  return rc < 0 && rc != -ENOENT ? -1 : 0;
+}
+
 /* The POST /containers/create body for s running image (whose Config is cfg). */
 static cJSON *container_config(struct svc *s, const cJSON *cfg) {
   struct dev *d = s->d;
@@ -533,6 +554,7 @@ static cJSON *container_config(struct svc *s, const cJSON *cfg) {
     free(dp);
   }
   cJSON *env = cJSON_AddArrayToObject(c, "Env");
+  for (size_t i = 0; i < s->env.n; i++) cJSON_AddItemToArray(env, cJSON_CreateString(s->env.v[i]));
   cJSON_AddItemToArray(env, cJSON_CreateString("DBX_DEV=1"));
   if (s->rundir) cJSON_AddItemToArray(env, cJSON_CreateString("DBX_INIT_STARTED=" TOOLS_DIR "/run/started"));
   cJSON *hc = cJSON_AddObjectToObject(c, "HostConfig");
@@ -758,6 +780,7 @@ static int start_container(struct svc *s, const cJSON *img_cfg) {
     mkdir_p(s->rundir);
     if (geteuid() != 0 || chown(s->rundir, (uid_t)s->uid, (gid_t)s->uid) < 0) chmod(s->rundir, 0777);
   }
+  if (read_env_file(s) < 0) return -1;
 again:;
   cJSON *cfg = container_config(s, img_cfg);
   char *name = container_name(s), *cid = NULL;

@@ -5,11 +5,11 @@ set -euo pipefail
 
 debs=(build-essential pkg-config liblua5.4-dev libuv1-dev libcurl4-openssl-dev libssl-dev
       libcjson-dev libcmocka-dev libarchive-dev python3 python3-pip python3-yaml ninja-build valgrind
-      redis-server docker-registry openssh-server openssh-client)
-# redis-server, docker-registry and sshd are servers the end-to-end tests
+      redis-server docker-registry openssh-server openssh-client postgresql)
+# redis-server, docker-registry, sshd and PostgreSQL are servers the end-to-end tests
 # start themselves, on 127.0.0.1 with ports of their own: their packages must
 # not start system services (docker-registry's would listen on every address).
-services=(redis-server docker-registry ssh)
+services=(redis-server docker-registry ssh postgresql)
 
 # `setup.sh fuzz`: also clang and its fuzzer runtime, for `make fuzz`
 [ "${1:-}" = fuzz ] && debs+=(clang libclang-rt-14-dev)

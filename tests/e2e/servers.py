@@ -1,6 +1,7 @@
 """Servers the end-to-end tests start for themselves, each on 127.0.0.1 with a
 port of its own, and stop by their own process id: a Redis server (the trades
-example's broker), a registry (Debian's docker-registry), a second, empty
+example's broker), a PostgreSQL server (Debian's postgresql: migrations of the
+real-world projects run against it), a registry (Debian's docker-registry), a second, empty
 private dockerd with its own data root and socket, and an sshd that serves the
 test engine as `docker system dial-stdio` does."""
 
@@ -68,6 +69,49 @@ class Redis:
 
     def close(self):
         stop(self.proc)
+
+
+class Postgres:
+    """A throwaway PostgreSQL cluster (trust authentication, loopback only)
+    with one database; runs as the postgres user, as the server insists."""
+
+    def __init__(self, database):
+        bins = sorted(p for p in (os.listdir("/usr/lib/postgresql") if os.path.isdir("/usr/lib/postgresql") else []))
+        assert bins, "PostgreSQL is missing: run scripts/setup.sh (Debian's postgresql)"
+        bindir = f"/usr/lib/postgresql/{bins[-1]}/bin"
+        self.dir = tempfile.mkdtemp(prefix="dbx-pg-")
+        os.chmod(self.dir, 0o755)
+        data, sock = os.path.join(self.dir, "data"), os.path.join(self.dir, "sock")
+        for d in (data, sock):
+            os.mkdir(d)
+        shutil.chown(data, "postgres", "postgres")
+        shutil.chown(sock, "postgres", "postgres")
+        as_pg = ["runuser", "-u", "postgres", "--"]
+        subprocess.run(as_pg + [f"{bindir}/initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+                       check=True, capture_output=True, timeout=120)
+        self.port = free_port()
+        self.proc = subprocess.Popen(as_pg + [f"{bindir}/postgres", "-D", data, "-h", "127.0.0.1",
+                                              "-p", str(self.port), "-k", sock],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(self.port, self.proc)
+        self.psql = ["runuser", "-u", "postgres", "--", f"{bindir}/psql", "-h", "127.0.0.1", "-p", str(self.port),
+                     "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-Atc"]
+        end = time.monotonic() + 30
+        while subprocess.run(self.psql + ["select 1"], capture_output=True).returncode != 0:
+            assert time.monotonic() < end, "PostgreSQL did not accept connections"
+            time.sleep(0.2)
+        self.query(f"create database {database}", db="postgres")
+        self.database = database
+        self.url = f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/{database}"
+
+    def query(self, sql, db=None):
+        r = subprocess.run(self.psql + [sql, "-d", db or self.database], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    def close(self):
+        stop(self.proc)  # runuser passes the signal on to postgres (a smart shutdown)
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 BCRYPT_ALPHABET = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
