@@ -11,6 +11,7 @@
 #include "glob.h"
 #include "ignore.h"
 #include "util.h"
+#include "yaml.h"
 
 /* Generated at build time from lua/ and recipes/ (see the Makefile). */
 struct embedded_file {
@@ -274,6 +275,16 @@ static int l_exceeded(lua_State *L) {
   return 1;
 }
 
+/* core.yaml(text): the first document as a Lua value, or nil and "line N: problem". */
+static int l_yaml(lua_State *L) {
+  size_t len;
+  const char *text = luaL_checklstring(L, 1, &len);
+  if (yaml_push_lua(L, text, len) == 0) return 1;
+  lua_pushnil(L);
+  lua_insert(L, -2);
+  return 2;
+}
+
 static int l_say(lua_State *L) {
   fprintf(stderr, "%s\n", luaL_checkstring(L, 1));
   return 0;
@@ -285,7 +296,7 @@ static int open_core(lua_State *L) {
       {"norm", l_norm},       {"closest", l_closest},
       {"say", l_say},         {"public_module", l_public_module},
       {"getenv", l_getenv},   {"exceeded", l_exceeded},
-      {"public_modules", l_public_modules},
+      {"public_modules", l_public_modules}, {"yaml", l_yaml},
       {NULL, NULL}};
   luaL_newlib(L, fns);
   return 1;
