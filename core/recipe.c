@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "glob.h"
 #include "ignore.h"
@@ -585,10 +586,11 @@ static lua_State *new_state(struct state *st) {
   return L;
 }
 
-/* Call require(mod)[fn](arg) under the traceback handler, leaving its first
- * result on the stack. LUA_OK, or the error status with *err set. */
-static int call_module(lua_State *L, const char *mod, const char *fn, const char *arg, int nres,
-                       char **err) {
+/* Call require(mod)[fn](arg, arg2) under the traceback handler (arg2 may be
+ * NULL), leaving nres results on the stack. LUA_OK, or the error status with
+ * *err set. */
+static int call_module(lua_State *L, const char *mod, const char *fn, const char *arg, const char *arg2,
+                       int nres, char **err) {
   lua_pushcfunction(L, traceback);
   int h = lua_gettop(L);
   lua_getglobal(L, "require");
@@ -597,7 +599,8 @@ static int call_module(lua_State *L, const char *mod, const char *fn, const char
   if (status == LUA_OK) {
     lua_getfield(L, -1, fn);
     lua_pushstring(L, arg);
-    status = lua_pcall(L, 1, nres, h);
+    if (arg2) lua_pushstring(L, arg2);
+    status = lua_pcall(L, arg2 ? 2 : 1, nres, h);
   }
   if (status == LUA_ERRMEM) {
     struct state *st = get_state(L);
@@ -616,7 +619,7 @@ int recipe_load(const char *file, graph *g, const recipe_limits *lim, char **err
     return -1;
   }
   int rc = -1;
-  if (call_module(L, "dbx.recipe", "run", file, 1, err) != LUA_OK) goto out;
+  if (call_module(L, "dbx.recipe", "run", file, NULL, 1, err) != LUA_OK) goto out;
   if (!lua_istable(L, -1)) {
     *err = xstrdup("recipe evaluation returned no targets");
     goto out;
@@ -631,12 +634,14 @@ int recipe_init_text(const char *dir, char **text, char **err) {
   graph *g = graph_new(); /* collects what init reads; not kept */
   struct state st = {.g = g, .lim = recipe_default_limits};
   lua_State *L = new_state(&st);
+  char here[4096];
   int rc = -1;
   if (!L) {
     *err = xstrdup("cannot start Lua");
     goto out;
   }
-  if (call_module(L, "dbx.init", "generate", dir, 3, err) != LUA_OK) goto out;
+  if (!getcwd(here, sizeof here)) here[0] = 0;
+  if (call_module(L, "dbx.init", "generate", dir, here, 3, err) != LUA_OK) goto out;
   if (lua_isstring(L, -3)) {
     *text = xstrdup(lua_tostring(L, -3));
     rc = 0;
@@ -644,6 +649,7 @@ int recipe_init_text(const char *dir, char **text, char **err) {
     rc = (int)lua_tointeger(L, -1); /* the recipe belongs that many folders up */
   } else {
     *err = xstrdup(lua_isstring(L, -2) ? lua_tostring(L, -2) : "dbx init failed");
+    if (lua_isstring(L, -1) && strcmp(lua_tostring(L, -1), "above") == 0) rc = RECIPE_INIT_LOCK_ABOVE;
   }
 out:
   if (L) lua_close(L);

@@ -1,0 +1,330 @@
+-- dbx.init.service: one python.service for one project folder, its fields
+-- chosen in this order: what the project's own Dockerfile, compose file and
+-- Procfile say; then its framework's conventions; then guesses. Each field
+-- carries a comment saying where it was read from.
+local core = require "dbx.core"
+local cmdw = require "dbx.init.cmd"
+local docker = require "dbx.init.docker"
+local code = require "dbx.init.code"
+
+local M = {}
+
+local join = code.join
+
+local GENERIC = { app = true, backend = true, api = true, server = true, src = true, web = true,
+                  service = true, project = true, main = true, [""] = true }
+
+local function clean(s) return ((s or ""):lower():gsub("[^a-z0-9]+", "-"):gsub("^%-+", ""):gsub("%-+$", "")) end
+
+-- A name for the service and why: the project's own unless empty or a generic
+-- word, else the folder's, else parent-folder.
+function M.name(project_name, folder, parent)
+  local n = clean(project_name)
+  if not GENERIC[n] then return n, "from pyproject.toml: name = \"" .. project_name .. "\"" end
+  local why = project_name and project_name ~= "" and ('the project\'s name "' .. project_name .. '" is too generic')
+    or "the project names itself nowhere"
+  local f = clean(folder)
+  if not GENERIC[f] then return f, why .. ": the folder's name" end
+  local p = clean(parent)
+  if p == "" then return (f ~= "" and f or "service"), why .. ": the folder's name" end
+  return p .. "-" .. (f ~= "" and f or "app"), why .. ": the folder's name after its parent's"
+end
+
+local SECRET = { "SECRET", "PASSWORD", "PASSWD", "TOKEN", "API_KEY", "PRIVATE", "CREDENTIAL", "_KEY$", "^KEY$", "DSN" }
+-- Set by dbx itself in every image, or only meaningful to a build.
+local OWN = { PATH = true, VIRTUAL_ENV = true, PYTHONUNBUFFERED = true, PYTHONDONTWRITEBYTECODE = true,
+              HOME = true, LANG = true, LC_ALL = true, DEBIAN_FRONTEND = true }
+
+local function env_skip(k, v)
+  if OWN[k] or k:match("^UV_") or k:match("^PIP_") or k:match("^POETRY_") or k:match("^PDM_") then
+    return "set by dbx or only for builds"
+  end
+  if v:find("${", 1, true) or v:find("%$[%a_]") then return "${...} interpolated from the environment" end
+  for _, p in ipairs(SECRET) do
+    if k:upper():find(p) then return "it looks like a secret" end
+  end
+end
+
+local DEP_APT = {
+  { "psycopg2", { "gcc", "libpq-dev" }, { "libpq5" }, "psycopg2 builds against libpq" },
+  { "mysqlclient", { "gcc", "pkg-config", "default-libmysqlclient-dev" }, { "libmariadb3" },
+    "mysqlclient builds against the MariaDB client library" },
+  { "opencv-python", {}, { "libgl1", "libglib2.0-0" }, "OpenCV's wheels load libGL and GLib" },
+  { "opencv-contrib-python", {}, { "libgl1", "libglib2.0-0" }, "OpenCV's wheels load libGL and GLib" },
+  { "mediapipe", {}, { "libgl1", "libglib2.0-0" }, "MediaPipe's wheels load libGL and GLib" },
+}
+
+local function add_unique(list, seen, items)
+  for _, p in ipairs(items) do
+    if not seen[p] then seen[p] = true; list[#list + 1] = p end
+  end
+end
+
+-- The Python version and why.
+local function python_version(dir, toml, df)
+  if df and df.python then return df.python, "from " .. df.file .. ": FROM " .. df.from end
+  local pv = (core.read(dir, ".python-version") or ""):match("^%s*(%d+%.%d+)")
+  if pv then return pv, "from .python-version" end
+  local rp = (toml.project or {})["requires-python"]
+    or ((toml["tool.poetry.dependencies"] or {}).python)
+  local v = type(rp) == "string" and rp:match("(%d+%.%d+)")
+  if v then return v, ('from requires-python "%s"'):format(rp) end
+  return "3.11", "a default: requires-python does not name a version"
+end
+
+-- The first compose service (in the project's folder, then in the recipe's)
+-- whose build context is the project.
+local function find_compose(dir, root)
+  local places = { dir }
+  if root ~= dir then places[#places + 1] = root end
+  local parent = dir:match("^(.*)/[^/]+$")
+  if parent and parent ~= root then places[#places + 1] = parent end
+  for _, cdir in ipairs(places) do
+    for _, f in ipairs(docker.COMPOSE) do
+      local c, err = docker.compose_service(cdir, f, dir)
+      if c or err then return c, err end
+    end
+  end
+end
+
+-- The service for the project in dir: { name, name_why, runnable, lines =
+-- { Lua text }, skipped = why } — ctx: { folder, parent, root, place = "dir"|"project"|
+-- "package"|nil, manager, lock, members }.
+function M.describe(dir, toml, ctx)
+  local project = toml.project or {}
+  local poetry = toml["tool.poetry"] or {}
+  local L, notes = {}, {}
+  local function field(comment, text)
+    if comment then L[#L + 1] = "  -- " .. comment:gsub("[\r\n]+", " ") end
+    L[#L + 1] = "  " .. text
+  end
+  local name, name_why = M.name(project.name or poetry.name, ctx.folder, ctx.parent)
+  local reqs = code.requirements(dir, toml)
+  local deps = code.dep_set(reqs)
+  local files = code.py_files(dir)
+  local cache = {}
+  local function texts(f)
+    cache[f] = cache[f] or core.read(dir, f) or ""
+    return cache[f]
+  end
+
+  local compose, cerr = find_compose(dir, ctx.root)
+  if cerr then notes[#notes + 1] = cerr .. " (not read)" end
+  local dfile = compose and compose.dockerfile or docker.find_dockerfile(dir)
+  local df = dfile and docker.dockerfile(dir, dfile)
+  local proc = docker.procfile(dir)
+  local scripts = code.scripts(dir, toml)
+  local script_names = {}
+  for _, s in ipairs(scripts) do script_names[s.name] = s end
+
+  -- the command, from the most specific source that names one
+  local cmd, cmd_why, dropped, fw_port
+  if compose and compose.command then
+    cmd, cmd_why = compose.command, ("from %s: services.%s.command"):format(compose.file, compose.name)
+  elseif df and df.cmd then
+    cmd = df.cmd
+    local ep = df.entrypoint
+    if ep and #ep > 0 then
+      if (ep[1]:match("%.sh$") or (ep[2] or ""):match("%.sh$")) then
+        notes[#notes + 1] = ("%s's ENTRYPOINT %s runs a script of its own; not carried over"):format(df.file, df.entrypoint_text)
+      else
+        local all = {}
+        for _, w in ipairs(ep) do all[#all + 1] = w end
+        for _, w in ipairs(cmd) do all[#all + 1] = w end
+        cmd = all
+      end
+    end
+    cmd_why = ("from %s: CMD %s"):format(df.file, df.cmd_text)
+  elseif df and df.entrypoint and not df.entrypoint[1]:match("%.sh$") then
+    cmd, cmd_why = df.entrypoint, ("from %s: ENTRYPOINT %s"):format(df.file, df.entrypoint_text)
+  elseif proc then
+    cmd, cmd_why = proc.cmd, "from Procfile: " .. proc.text
+  end
+  if cmd then cmd, dropped = cmdw.last_step(cmd) end
+  if proc and proc.release then notes[#notes + 1] = "Procfile's release step (" .. proc.release .. ") is not part of cmd" end
+
+  local app = not cmd and code.find_app(dir, files, texts)
+  if not cmd then
+    for _, s in ipairs(scripts) do
+      if s.serves and (not cmd or clean(s.name) == name) then
+        cmd, cmd_why = { s.name }, ("the console script %s (%s) starts a server"):format(s.name, s.target)
+      end
+    end
+  end
+  local fastapi_ep = ((toml["tool.fastapi"] or {}).entrypoint)
+  local django = code.django(dir)
+  local st_file = deps.streamlit and code.streamlit_file(dir, files, texts)
+  if not cmd and type(fastapi_ep) == "string" then
+    cmd = deps.uvicorn and { "uvicorn", fastapi_ep } or { "fastapi", "run", "--entrypoint", fastapi_ep }
+    cmd_why, fw_port = ('from pyproject.toml: [tool.fastapi] entrypoint = "%s"'):format(fastapi_ep), 8000
+  elseif not cmd and django then
+    if deps.gunicorn then
+      cmd = { "gunicorn", django .. ".wsgi" }
+      cmd_why = ("a guess: a Django project (manage.py, %s/wsgi.py), served by gunicorn, a dependency"):format(django)
+    else
+      cmd = { "python", "manage.py", "runserver" }
+      cmd_why = ("a guess: a Django project (manage.py, %s/wsgi.py); gunicorn is not a dependency"):format(django)
+    end
+    fw_port = 8000
+  elseif not cmd and st_file then
+    cmd = { "streamlit", "run", st_file, "--server.address", "0.0.0.0", "--server.headless", "true" }
+    cmd_why, fw_port = "a guess: a Streamlit app found at " .. st_file, 8501
+  elseif not cmd and app then
+    local target, fw = code.target(app), app.framework
+    local why = ("a guess: %s app found at %s"):format(fw.class, app.file)
+    if fw.asgi then
+      if deps.uvicorn or (deps.fastapi and deps.fastapi:find("standard")) then cmd = { "uvicorn", target }
+      elseif deps.hypercorn then cmd = { "hypercorn", target }
+      elseif deps.gunicorn then cmd = { "gunicorn", "-k", "uvicorn.workers.UvicornWorker", target }
+      else cmd, why = { "uvicorn", target }, why .. "; uvicorn is not among its dependencies: add it" end
+      fw_port = 8000
+    else
+      if deps.gunicorn then cmd, fw_port = { "gunicorn", target }, 8000
+      else cmd, fw_port = { "flask", "--app", target, "run" }, 5000 end
+    end
+    cmd_why = why
+  end
+  if not cmd then
+    for _, f in ipairs({ "main.py", "app.py", "server.py", "run.py" }) do
+      if not cmd and files and texts(f) ~= "" and code.serves(texts(f)) then
+        cmd, cmd_why = { "python", f }, "a guess: " .. f .. " starts a server"
+      end
+    end
+  end
+  if not cmd then
+    local mod = (project.name or poetry.name or ""):gsub("-", "_")
+    local f = code.runnable_module(dir, mod)
+    if f then cmd, cmd_why = { "python", "-m", mod }, "a guess: " .. f .. " is there to run" end
+  end
+  if not cmd then
+    local why = "nothing says how it starts (no Dockerfile CMD, compose command, Procfile, serving console script or app object)"
+    if #scripts > 0 then why = why .. "; its console scripts do not serve" end
+    return { name = name, runnable = false, skipped = why }
+  end
+
+  -- the port: the command's own, else what the project's files say, else the framework's
+  local prog = cmdw.program(cmd)
+  local port, port_why
+  if compose and compose.port then port, port_why = compose.port, ("from %s: %s"):format(compose.file, compose.port_text)
+  elseif df and df.port then port, port_why = df.port, ("from %s: %s"):format(df.file, df.port_text)
+  elseif compose and compose.health_port then port, port_why = compose.health_port, "from " .. compose.file .. ": its healthcheck URL"
+  elseif df and df.health_port then port, port_why = df.health_port, "from " .. df.file .. ": its HEALTHCHECK URL"
+  elseif script_names[cmd[1]] or prog:match("%.py$") and prog ~= "manage.py" then
+    local p, f = code.default_port(files, texts)
+    if p then port, port_why = p, "a guess: the default port in " .. f end
+  end
+  local DEFAULT = { uvicorn = 8000, gunicorn = 8000, hypercorn = 8000, fastapi = 8000, daphne = 8000,
+                    ["manage.py"] = 8000, flask = 5000, streamlit = 8501 }
+  if not port and (fw_port or DEFAULT[prog]) then
+    port, port_why = fw_port or DEFAULT[prog], "a guess: " .. prog .. "'s usual port"
+  end
+  local env_map = {}
+  for _, kv in ipairs(df and df.env or {}) do env_map[kv[1]] = kv[2] end
+  for _, kv in ipairs(compose and compose.env or {}) do env_map[kv[1]] = kv[2] end
+  cmd = cmdw.expand(cmd, port, env_map)
+  local named, bind_note
+  cmd, named, bind_note = cmdw.bind(cmd, port)
+  if named and named ~= port then port, port_why = named, "the port its command names" end
+  if bind_note then cmd_why = cmd_why .. "; " .. bind_note end
+  if dropped then cmd_why = cmd_why .. "; left out of cmd: " .. dropped end
+
+  local health, health_why
+  if compose and compose.health then health, health_why = compose.health, ("from %s: %s"):format(compose.file, compose.health_text)
+  elseif df and df.health then health, health_why = df.health, ("from %s: %s"):format(df.file, df.health_text)
+  else
+    local r = code.health_route(files, texts)
+    if r then
+      health, health_why = r.path, "a guess: a route in " .. r.file
+        .. (r.prefixed and " under its router's prefix" or "") .. "; check the prefix it is mounted under"
+    elseif prog == "streamlit" then health, health_why = "/_stcore/health", "Streamlit's own health path"
+    end
+  end
+
+  -- the fields, in the order a reader checks them
+  if ctx.place == "dir" then field("the project's folder", ("dir = %q,"):format(dir))
+  elseif ctx.place == "project" then
+    field("the project inside this monorepo, and the local packages it depends on", ("project = %q,"):format(dir))
+    if ctx.members and #ctx.members > 0 then field(nil, "members = " .. cmdw.lua(ctx.members) .. ",") end
+  elseif ctx.place == "package" then
+    field("a member of the uv workspace here (uv.lock is at its root)", ("package = %q,"):format(dir))
+    if ctx.members and #ctx.members > 0 then
+      field("workspace libraries it depends on", "members = " .. cmdw.lua(ctx.members) .. ",")
+    end
+  end
+  field("found " .. ctx.lock, ("manager = %q,"):format(ctx.manager))
+  local py, py_why = python_version(dir, toml, df)
+  field(py_why, ("python = %q,"):format(py))
+  local is_script = script_names[cmd[1]] ~= nil
+  if is_script then field("a console script of the project: run from the venv", 'kind = "package",')
+  else field("run from its source tree (" .. prog .. ")", 'kind = "app",') end
+  field(cmd_why, "cmd = " .. cmdw.lua(cmd) .. ",")
+  if port then field(port_why, ("port = %d,"):format(port))
+  else L[#L + 1] = "  -- port = 8000,  -- the port it serves on, if it is a server" end
+  if health and port then field(health_why, ("health = %q,"):format(health))
+  else L[#L + 1] = '  -- health = "/health",  -- an HTTP path for the HEALTHCHECK; none was found' end
+
+  -- runtime env: literal, non-secret values only
+  local env_keys, skipped, reasons = {}, {}, {}
+  for k in pairs(env_map) do env_keys[#env_keys + 1] = k end
+  table.sort(env_keys)
+  local env_lines = {}
+  for _, k in ipairs(env_keys) do
+    local why = env_skip(k, env_map[k])
+    if why then
+      if not skipped[why] then skipped[why] = {}; reasons[#reasons + 1] = why end
+      table.insert(skipped[why], k)
+    else env_lines[#env_lines + 1] = ("    %s = %q,"):format(k:match("^[%a_][%w_]*$") and k or ("[%q]"):format(k), env_map[k]) end
+  end
+  if #env_lines > 0 then
+    local from = {}
+    if df and #df.env > 0 then from[#from + 1] = df.file .. " ENV" end
+    if compose and #compose.env > 0 then from[#from + 1] = compose.file .. " environment" end
+    field("from " .. table.concat(from, " and ") .. " (runtime only)", "env = {")
+    for _, e in ipairs(env_lines) do L[#L + 1] = e end
+    L[#L + 1] = "  },"
+  end
+  for _, why in ipairs(reasons) do
+    L[#L + 1] = ("  -- env left out, %s: %s"):format(why, table.concat(skipped[why], ", "))
+  end
+
+  local env_file, ef_why
+  if compose and compose.env_files[1] then
+    local cdir = compose.file:match("^(.*)/[^/]+$") or ""
+    local abs = core.norm(cdir, compose.env_files[1])
+    local rel = abs and (dir == "" and abs or (abs:sub(1, #dir + 1) == dir .. "/" and abs:sub(#dir + 2)))
+    if rel then env_file, ef_why = rel, ("from %s: env_file %s"):format(compose.file, compose.env_files[1])
+    else notes[#notes + 1] = ("%s names env_file %s, outside this project"):format(compose.file, compose.env_files[1]) end
+  end
+  if not env_file and core.read(dir, ".env") then env_file, ef_why = ".env", "a .env file is here" end
+  if not env_file and core.read(dir, ".env.example") then
+    env_file, ef_why = ".env", "from .env.example: copy it to .env and fill it in"
+  end
+  if env_file then field(ef_why .. " (for dbx dev and one-off runs, never in an image)", ("env_file = %q,"):format(env_file)) end
+
+  local apt, build_apt, seen_a, seen_b, apt_why = {}, {}, {}, {}, {}
+  for _, rule in ipairs(DEP_APT) do
+    if deps[rule[1]] then
+      add_unique(build_apt, seen_b, rule[2]); add_unique(apt, seen_a, rule[3])
+      apt_why[#apt_why + 1] = rule[4]
+    end
+  end
+  if df and (#df.apt > 0 or #df.build_apt > 0) then
+    add_unique(build_apt, seen_b, df.build_apt); add_unique(apt, seen_a, df.apt)
+    apt_why[#apt_why + 1] = "from " .. df.file .. ": apt-get install"
+  end
+  if #build_apt > 0 then field("only to build wheels: " .. table.concat(apt_why, "; "), "build_apt = " .. cmdw.lua(build_apt) .. ",") end
+  if #apt > 0 then field("at run time: " .. table.concat(apt_why, "; "), "apt = " .. cmdw.lua(apt) .. ",") end
+
+  local extras = {}
+  for k in pairs(toml["project.optional-dependencies"] or {}) do extras[#extras + 1] = k end
+  table.sort(extras)
+  if #extras > 0 then field("its optional dependencies, in the dev image", "dev = { extras = " .. cmdw.lua(extras) .. " },") end
+
+  if core.read(dir, "alembic.ini") then
+    notes[#notes + 1] = "alembic.ini is here: cmd does not run migrations; run `alembic upgrade head` in the image before it starts"
+  end
+  for _, n in ipairs(notes) do L[#L + 1] = "  -- " .. n:gsub("[\r\n]+", " ") end
+  return { name = name, name_why = name_why, runnable = true, lines = L }
+end
+
+return M
