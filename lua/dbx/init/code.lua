@@ -124,7 +124,8 @@ function M.target(app)
 end
 
 local SERVES = { "uvicorn%.run", "uvicorn%.Server", "hypercorn", "gunicorn", "waitress", "%.run%(",
-                 "run_app%(", "serve%(", "serve_forever", "make_server", "HTTPServer", "run_simple" }
+                 "run_app%(", "serve%(", "serve_forever", "make_server", "HTTPServer", "run_simple",
+                 "run_serv[a-z]*%(", "streamlit[\"'%s,]+run", "%.exec[lv]p?e?%(" }
 
 -- Whether Python text starts a server.
 function M.serves(text)
@@ -153,7 +154,8 @@ end
 
 -- A health route in the code: { path, file } for the first string that looks
 -- like a URL path with "health" in it on a route line (a decorator, path(),
--- route(), add_route); an APIRouter's prefix in the same file goes in front.
+-- route(), add_route, a comparison with the request's path); an APIRouter's
+-- prefix in the same file goes in front.
 function M.health_route(files, texts)
   for _, f in ipairs(files) do
     local text = texts(f)
@@ -161,8 +163,7 @@ function M.health_route(files, texts)
       local prefix = text:match("APIRouter%([^)]-prefix%s*=%s*[\"'](/[^\"']*)[\"']") or ""
       for line in (text .. "\n"):gmatch("(.-)\n") do
         local path = line:match("[\"'](/?[%w_%-/%.]*health[%w_%-/%.]*)[\"']")
-        if path and (line:find("@") or line:find("route") or line:find("path%(") or line:find("url%(")
-                     or line:find("add_api_route")) then
+        if path and (line:find("@") or line:find("route") or line:find("path") or line:find("url")) then
           if not path:match("^/") then path = "/" .. path end
           return { path = prefix .. path, file = f, prefixed = prefix ~= "" }
         end

@@ -107,6 +107,18 @@ function M.describe(dir, toml, ctx)
     cache[f] = cache[f] or core.read(dir, f) or ""
     return cache[f]
   end
+  -- the project's files and its local packages', relative to the recipe, for
+  -- routes and ports defined in a shared library
+  local wide = {}
+  for _, d in ipairs({ dir, table.unpack(ctx.members or {}) }) do
+    for _, f in ipairs(d == dir and files or code.py_files(d)) do wide[#wide + 1] = join(d, f) end
+  end
+  local function wide_texts(f) return core.read("", f) or "" end
+  -- a file of wide as the project sees it
+  local function shown(f)
+    if dir ~= "" and f:sub(1, #dir + 1) == dir .. "/" then return f:sub(#dir + 2) end
+    return f
+  end
 
   local compose, cerr = find_compose(dir, ctx.root)
   if cerr then notes[#notes + 1] = cerr .. " (not read)" end
@@ -203,18 +215,18 @@ function M.describe(dir, toml, ctx)
   end
 
   -- the port: the command's own, else what the project's files say, else the framework's
+  local DEFAULT = { uvicorn = 8000, gunicorn = 8000, hypercorn = 8000, fastapi = 8000, daphne = 8000,
+                    ["manage.py"] = 8000, flask = 5000, streamlit = 8501 }
   local prog = cmdw.program(cmd)
   local port, port_why
   if compose and compose.port then port, port_why = compose.port, ("from %s: %s"):format(compose.file, compose.port_text)
   elseif df and df.port then port, port_why = df.port, ("from %s: %s"):format(df.file, df.port_text)
   elseif compose and compose.health_port then port, port_why = compose.health_port, "from " .. compose.file .. ": its healthcheck URL"
   elseif df and df.health_port then port, port_why = df.health_port, "from " .. df.file .. ": its HEALTHCHECK URL"
-  elseif script_names[cmd[1]] or prog:match("%.py$") and prog ~= "manage.py" then
-    local p, f = code.default_port(files, texts)
-    if p then port, port_why = p, "a guess: the default port in " .. f end
+  elseif script_names[cmd[1]] or (prog:match("%.py$") and prog ~= "manage.py") or (cmd[2] == "-m" and not DEFAULT[prog]) then
+    local p, f = code.default_port(wide, wide_texts)
+    if p then port, port_why = p, "a guess: the default port in " .. shown(f) end
   end
-  local DEFAULT = { uvicorn = 8000, gunicorn = 8000, hypercorn = 8000, fastapi = 8000, daphne = 8000,
-                    ["manage.py"] = 8000, flask = 5000, streamlit = 8501 }
   if not port and (fw_port or DEFAULT[prog]) then
     port, port_why = fw_port or DEFAULT[prog], "a guess: " .. prog .. "'s usual port"
   end
@@ -232,11 +244,11 @@ function M.describe(dir, toml, ctx)
   if compose and compose.health then health, health_why = compose.health, ("from %s: %s"):format(compose.file, compose.health_text)
   elseif df and df.health then health, health_why = df.health, ("from %s: %s"):format(df.file, df.health_text)
   else
-    local r = code.health_route(files, texts)
+    local r = code.health_route(wide, wide_texts)
     if r then
-      health, health_why = r.path, "a guess: a route in " .. r.file
-        .. (r.prefixed and " under its router's prefix" or "") .. "; check the prefix it is mounted under"
-    elseif prog == "streamlit" then health, health_why = "/_stcore/health", "Streamlit's own health path"
+      health, health_why = r.path, "a guess: a route in " .. shown(r.file)
+        .. (r.prefixed and " under its router's prefix; check where the router is mounted" or "")
+    elseif prog == "streamlit" or deps.streamlit then health, health_why = "/_stcore/health", "Streamlit's own health path"
     end
   end
 
