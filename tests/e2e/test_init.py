@@ -557,3 +557,22 @@ def test_init_does_not_keep_a_recipe_that_does_not_load(project, tmp_path):
     assert "the recipe dbx init wrote does not load" in r.err and "python.lua is broken here" in r.err, r
     assert 'python.service "app-app"' in r.err or "python.service" in r.err, r
     assert not project.exists("app/build.lua")
+
+
+def test_init_reads_the_fastapi_entrypoint_in_pyproject(project, lua_path):
+    project.write("shop/pyproject.toml", """\
+        [project]
+        name = "shop"
+        version = "1"
+        requires-python = ">=3.12"
+        dependencies = ["fastapi[standard]>=0.115"]
+
+        [tool.fastapi]
+        entrypoint = "shop.web:api"
+        """)
+    project.write("shop/uv.lock", "version = 1\n")
+    project.write("shop/shop/web.py", "from fastapi import FastAPI\napi = FastAPI()\nother = FastAPI()\n")
+    init(project, lua_path, "shop")
+    body = service(project.read("shop/build.lua"), "shop")
+    has(body, 'from pyproject.toml: [tool.fastapi] entrypoint = "shop.web:api"',
+        'cmd = { "uvicorn", "shop.web:api", "--host", "0.0.0.0" },')

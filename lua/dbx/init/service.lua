@@ -26,7 +26,7 @@ function M.name(project_name, folder, parent)
   local f = clean(folder)
   if not GENERIC[f] then return f, why .. ": the folder's name" end
   local p = clean(parent)
-  if p == "" then return (f ~= "" and f or "service"), why .. ": the folder's name" end
+  if p == "" then return (f ~= "" and f .. "-service" or "python-service"), why .. ": the folder's name" end
   return p .. "-" .. (f ~= "" and f or "app"), why .. ": the folder's name after its parent's"
 end
 
@@ -167,7 +167,9 @@ function M.describe(dir, toml, ctx)
   local django = code.django(dir)
   local st_file = deps.streamlit and code.streamlit_file(dir, files, texts)
   if not cmd and type(fastapi_ep) == "string" then
-    cmd = deps.uvicorn and { "uvicorn", fastapi_ep } or { "fastapi", "run", "--entrypoint", fastapi_ep }
+    -- fastapi[standard] brings uvicorn; `fastapi run` alone reads the same entrypoint
+    local uv = deps.uvicorn or (deps.fastapi and deps.fastapi:find("standard"))
+    cmd = uv and { "uvicorn", fastapi_ep } or { "fastapi", "run" }
     cmd_why, fw_port = ('from pyproject.toml: [tool.fastapi] entrypoint = "%s"'):format(fastapi_ep), 8000
   elseif not cmd and django then
     if deps.gunicorn then
