@@ -576,3 +576,15 @@ def test_init_reads_the_fastapi_entrypoint_in_pyproject(project, lua_path):
     body = service(project.read("shop/build.lua"), "shop")
     has(body, 'from pyproject.toml: [tool.fastapi] entrypoint = "shop.web:api"',
         'cmd = { "uvicorn", "shop.web:api", "--host", "0.0.0.0" },')
+
+
+def test_init_says_a_broken_compose_file_was_not_read(project, lua_path):
+    project.write("web2/requirements.txt", "flask\ngunicorn\n")
+    project.write("web2/app.py", "from flask import Flask\napp = Flask(__name__)\n")
+    project.write("web2/Procfile", "web: gunicorn app:app --bind 0.0.0.0:$PORT --workers 2\n")
+    project.write("web2/compose.yaml", "services:\n  web2: [build: .\n")
+    init(project, lua_path, "web2")
+    body = service(project.read("web2/build.lua"), "web2")
+    has(body, "from Procfile: web: gunicorn app:app --bind 0.0.0.0:$PORT",
+        'cmd = { "gunicorn", "app:app", "--bind", "0.0.0.0:8000", "--workers", "2" },')
+    assert re.search(r"-- compose\.yaml: line \d+: .* \(not read\)", body), body

@@ -12,7 +12,7 @@ local function join(dir, f) return dir == "" and f or (dir .. "/" .. f) end
 local function url_path(text)
   local port, path = text:match("https?://[^/%s\"':]+:?(%d*)(/[^%s\"'|;&)]*)")
   if not path then return nil end
-  return path, tonumber(port)
+  return (path:gsub("[?#].*$", "")), tonumber(port)
 end
 M.url_path = url_path
 
@@ -70,8 +70,10 @@ function M.dockerfile(dir, file)
       d.from = a:match("^(%S+)")
     elseif w == "CMD" then
       d.cmd, d.cmd_text = cmdw.words(a), a
+      if #d.cmd == 0 then d.cmd = nil end
     elseif w == "ENTRYPOINT" then
       d.entrypoint, d.entrypoint_text = cmdw.words(a), a
+      if #d.entrypoint == 0 then d.entrypoint = nil end
     elseif w == "EXPOSE" then
       d.port = d.port or tonumber(a:match("(%d+)")) or a:match("%${?[%w_]+:%-(%d+)")
       d.port_text = "EXPOSE " .. a
@@ -147,6 +149,7 @@ function M.compose_service(cdir, file, pdir)
       local c = { file = join(cdir, file), name = name, env = {}, env_files = {},
                   dockerfile = type(b) == "table" and b.dockerfile or nil }
       if s.command then c.command = cmdw.words(s.command) end
+      if c.command and #c.command == 0 then c.command = nil end
       for _, p in ipairs(list_of(s.ports)) do
         local target = type(p) == "table" and p.target or tostring(p):gsub("/%a+$", ""):match("(%d+)$")
         if not c.port and tonumber(target) then

@@ -98,7 +98,8 @@ function M.describe(dir, toml, ctx)
     if comment then L[#L + 1] = "  -- " .. comment:gsub("[\r\n]+", " ") end
     L[#L + 1] = "  " .. text
   end
-  local name, name_why = M.name(project.name or poetry.name, ctx.folder, ctx.parent)
+  local pname = project.name or poetry.name
+  local name, name_why = M.name(type(pname) == "string" and pname or nil, ctx.folder, ctx.parent)
   local reqs = code.requirements(dir, toml)
   local deps = code.dep_set(reqs)
   local files = code.py_files(dir)
@@ -206,7 +207,7 @@ function M.describe(dir, toml, ctx)
     end
   end
   if not cmd then
-    local mod = (project.name or poetry.name or ""):gsub("-", "_")
+    local mod = (type(pname) == "string" and pname or ""):gsub("[-.]", "_")
     local f = code.runnable_module(dir, mod)
     if f then cmd, cmd_why = { "python", "-m", mod }, "a guess: " .. f .. " is there to run" end
   end
