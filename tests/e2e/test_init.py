@@ -588,3 +588,40 @@ def test_init_says_a_broken_compose_file_was_not_read(project, lua_path):
     has(body, "from Procfile: web: gunicorn app:app --bind 0.0.0.0:$PORT",
         'cmd = { "gunicorn", "app:app", "--bind", "0.0.0.0:8000", "--workers", "2" },')
     assert re.search(r"-- compose\.yaml: line \d+: .* \(not read\)", body), body
+
+
+def test_init_matches_a_compose_service_built_from_the_workspace_root(project, lua_path):
+    """The compose service builds from the root with a Dockerfile inside the member."""
+    project.write("pyproject.toml", '[tool.uv.workspace]\nmembers = ["backend"]\n')
+    project.write("uv.lock", "version = 1\n")
+    project.write("backend/pyproject.toml", """\
+        [project]
+        name = "app"
+        version = "0.1.0"
+        requires-python = ">=3.10"
+        dependencies = ["fastapi[standard]>=0.114"]
+        """)
+    project.write("backend/app/main.py", "from fastapi import FastAPI\napp = FastAPI()\n")
+    project.write("backend/Dockerfile", """\
+        FROM python:3.12
+        WORKDIR /app/backend/
+        CMD ["fastapi", "run", "--workers", "4", "app/main.py"]
+        """)
+    project.write("compose.yml", """\
+        services:
+          backend:
+            environment:
+              PROJECT_NAME: ${PROJECT_NAME:?Variable not set}
+              DATABASE_URL: postgresql://postgres:${POSTGRES_PASSWORD:?Variable not set}@db:5432/app
+            healthcheck:
+              test: ["CMD", "curl", "-f", "http://localhost:8000/api/v1/utils/health-check/"]
+            build:
+              context: .
+              dockerfile: backend/Dockerfile
+        """)
+    init(project, lua_path)
+    body = service(project.read("build.lua"), "proj-backend")
+    has(body, "a member of the uv workspace here", 'package = "backend",')
+    has(body, "from Dockerfile: CMD", 'cmd = { "fastapi", "run", "--workers", "4", "app/main.py" },')
+    has(body, "from compose.yml: healthcheck", 'health = "/api/v1/utils/health-check/",')
+    assert "env left out, ${...} interpolated from the environment: DATABASE_URL, PROJECT_NAME" in body, body

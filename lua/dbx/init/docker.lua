@@ -121,7 +121,7 @@ local function list_of(v)
 end
 
 -- The service of compose file (in folder cdir) whose build context is the
--- folder pdir, as { file, name, command, port, port_text, health, health_text,
+-- folder pdir (or whose Dockerfile is in pdir), as { file, name, command, port, port_text, health, health_text,
 -- env = { {name, value} }, env_files, dockerfile }; nil when none builds it;
 -- nil and a message when the file is not YAML.
 function M.compose_service(cdir, file, pdir)
@@ -140,14 +140,18 @@ function M.compose_service(cdir, file, pdir)
     local s = doc.services[name]
     local b = type(s) == "table" and s.build
     local ctx = type(b) == "string" and b or (type(b) == "table" and (b.context or ".")) or nil
-    local rel
+    local rel, dockerfile = nil, type(b) == "table" and type(b.dockerfile) == "string" and b.dockerfile or nil
     if ctx then
       ctx = ctx:gsub("/+$", "")
       if ctx == "." or ctx == "" then rel = cdir else rel = core.norm(cdir, ctx) end
     end
-    if rel and rel == pdir then
+    -- built from the project's folder, or from a folder above it (a workspace's
+    -- root) with a Dockerfile inside the project
+    local inside = rel and rel ~= pdir and dockerfile and core.norm(rel, dockerfile)
+    inside = inside and pdir ~= "" and inside:sub(1, #pdir + 1) == pdir .. "/" and inside:sub(#pdir + 2)
+    if rel and (rel == pdir or inside) then
       local c = { file = join(cdir, file), name = name, env = {}, env_files = {},
-                  dockerfile = type(b) == "table" and b.dockerfile or nil }
+                  dockerfile = inside or dockerfile }
       if s.command then c.command = cmdw.words(s.command) end
       if c.command and #c.command == 0 then c.command = nil end
       for _, p in ipairs(list_of(s.ports)) do
