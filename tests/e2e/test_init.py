@@ -625,3 +625,18 @@ def test_init_matches_a_compose_service_built_from_the_workspace_root(project, l
     has(body, "from Dockerfile: CMD", 'cmd = { "fastapi", "run", "--workers", "4", "app/main.py" },')
     has(body, "from compose.yml: healthcheck", 'health = "/api/v1/utils/health-check/",')
     assert "env left out, ${...} interpolated from the environment: DATABASE_URL, PROJECT_NAME" in body, body
+
+
+def test_init_reads_gunicorn_config_and_python_version(project, lua_path):
+    """Shaped like a Heroku Django starter: Procfile with gunicorn's config file."""
+    project.write("starter/requirements.txt", "django>=5.0,<5.1\ngunicorn>=22\n")
+    project.write("starter/.python-version", "# The Python version to use.\n3.12\n")
+    project.write("starter/Procfile", "web: gunicorn --config gunicorn.conf.py gettingstarted.wsgi\n")
+    project.write("starter/gunicorn.conf.py", 'import os\nbind = ["[::]:{}".format(os.environ.get("PORT", 5006))]\n')
+    project.write("starter/manage.py", "")
+    project.write("starter/gettingstarted/wsgi.py", "")
+    init(project, lua_path, "starter")
+    body = service(project.read("starter/build.lua"), "starter")
+    has(body, "from .python-version", 'python = "3.12",')
+    has(body, "from Procfile", 'cmd = { "gunicorn", "--config", "gunicorn.conf.py", "gettingstarted.wsgi" },')
+    has(body, "from gunicorn.conf.py: its bind", "port = 5006,")

@@ -111,6 +111,8 @@ local function opt(words, names)
   end
 end
 
+M.opt = opt
+
 local function set_opt(words, names, value)
   local i, _, joined = opt(words, names)
   if not i then
@@ -134,8 +136,9 @@ local LOCAL = { ["127.0.0.1"] = true, localhost = true, [""] = true }
 
 -- A server command made to listen on 0.0.0.0: returns the new words, the
 -- port the command names (nil when it names none) and a note of what changed.
--- port is the one to add when the command names none.
-function M.bind(words, port)
+-- port is the one to add when the command names none; config_binds: a config
+-- file of the server's says where it listens.
+function M.bind(words, port, config_binds)
   local w = {}
   for i, x in ipairs(words) do w[i] = x end
   local prog, at = M.program(w)
@@ -161,7 +164,7 @@ function M.bind(words, port)
   end
   if prog == "uvicorn" then host_and_port({ "--host" }, { "--port" }, 8000)
   elseif prog == "gunicorn" then
-    if not opt(w, { "-c", "--config" }) then hostport({ "--bind", "-b" }, 8000) end
+    if not config_binds or opt(w, { "--bind", "-b" }) then hostport({ "--bind", "-b" }, 8000) end
   elseif prog == "hypercorn" then hostport({ "--bind", "-b" }, 8000)
   elseif prog == "daphne" then host_and_port({ "--bind", "-b" }, { "--port", "-p" }, 8000)
   elseif prog == "fastapi" then

@@ -63,8 +63,10 @@ end
 -- The Python version and why.
 local function python_version(dir, toml, df)
   if df and df.python then return df.python, "from " .. df.file .. ": FROM " .. df.from end
-  local pv = (core.read(dir, ".python-version") or ""):match("^%s*(%d+%.%d+)")
-  if pv then return pv, "from .python-version" end
+  for line in ((core.read(dir, ".python-version") or "") .. "\n"):gmatch("(.-)\n") do
+    local pv = not line:match("^%s*#") and line:match("^%s*(%d+%.%d+)")
+    if pv then return pv, "from .python-version" end
+  end
   local rp = (toml.project or {})["requires-python"]
     or ((toml["tool.poetry.dependencies"] or {}).python)
   local v = type(rp) == "string" and rp:match("(%d+%.%d+)")
@@ -230,6 +232,15 @@ function M.describe(dir, toml, ctx)
     local p, f = code.default_port(wide, wide_texts)
     if p then port, port_why = p, "a guess: the default port in " .. shown(f) end
   end
+  -- gunicorn reads -c FILE, else ./gunicorn.conf.py: where it binds
+  local gconf = prog == "gunicorn" and (select(2, cmdw.opt(cmd, { "-c", "--config" })) or "gunicorn.conf.py")
+  local gtext = gconf and core.read(dir, (gconf:gsub("^python:", ""))) or ""
+  local gbinds = gtext:match("\nbind%s*=") or gtext:match("^bind%s*=")
+  if not port and gbinds then
+    local p = code.default_port({ gconf }, function() return gtext end)
+      or tonumber(gtext:match("\nbind%s*=[^\n]-:(%d+)"))
+    if p then port, port_why = p, "from " .. gconf .. ": its bind" end
+  end
   if not port and (fw_port or DEFAULT[prog]) then
     port, port_why = fw_port or DEFAULT[prog], "a guess: " .. prog .. "'s usual port"
   end
@@ -238,7 +249,7 @@ function M.describe(dir, toml, ctx)
   for _, kv in ipairs(compose and compose.env or {}) do env_map[kv[1]] = kv[2] end
   cmd = cmdw.expand(cmd, port, env_map)
   local named, bind_note
-  cmd, named, bind_note = cmdw.bind(cmd, port)
+  cmd, named, bind_note = cmdw.bind(cmd, port, gbinds)
   if named and named ~= port then port, port_why = named, "the port its command names" end
   if bind_note then cmd_why = cmd_why .. "; " .. bind_note end
   if dropped then cmd_why = cmd_why .. "; left out of cmd: " .. dropped end
