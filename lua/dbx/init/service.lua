@@ -6,6 +6,7 @@ local core = require "dbx.core"
 local cmdw = require "dbx.init.cmd"
 local docker = require "dbx.init.docker"
 local code = require "dbx.init.code"
+local choose = require "dbx.init.choose"
 
 local M = {}
 
@@ -89,207 +90,10 @@ local function find_compose(dir, root)
   end
 end
 
--- The service for the project in dir: { name, name_why, runnable, lines =
--- { Lua text }, skipped = why } — ctx: { folder, parent, root, place = "dir"|"project"|
--- "package"|nil, manager, lock, members }.
-function M.describe(dir, toml, ctx)
-  local project = toml.project or {}
-  local poetry = toml["tool.poetry"] or {}
-  local L, notes = {}, {}
-  local function field(comment, text)
-    if comment then L[#L + 1] = "  -- " .. comment:gsub("[\r\n]+", " ") end
-    L[#L + 1] = "  " .. text
-  end
-  local pname = project.name or poetry.name
-  local name, name_why = M.name(type(pname) == "string" and pname or nil, ctx.folder, ctx.parent)
-  local reqs = code.requirements(dir, toml)
-  local deps = code.dep_set(reqs)
-  local files = code.py_files(dir)
-  local cache = {}
-  local function texts(f)
-    cache[f] = cache[f] or core.read(dir, f) or ""
-    return cache[f]
-  end
-  -- the project's files and its local packages', relative to the recipe, for
-  -- routes and ports defined in a shared library
-  local wide = {}
-  for _, d in ipairs({ dir, table.unpack(ctx.members or {}) }) do
-    for _, f in ipairs(d == dir and files or code.py_files(d)) do wide[#wide + 1] = join(d, f) end
-  end
-  local function wide_texts(f) return core.read("", f) or "" end
-  -- a file of wide as the project sees it
-  local function shown(f)
-    if dir ~= "" and f:sub(1, #dir + 1) == dir .. "/" then return f:sub(#dir + 2) end
-    return f
-  end
-
-  local compose, cerr = find_compose(dir, ctx.root)
-  if cerr then notes[#notes + 1] = cerr .. " (not read)" end
-  local dfile = compose and compose.dockerfile or docker.find_dockerfile(dir)
-  local df = dfile and docker.dockerfile(dir, dfile)
-  local proc = docker.procfile(dir)
-  local scripts = code.scripts(dir, toml)
-  local script_names = {}
-  for _, s in ipairs(scripts) do script_names[s.name] = s end
-
-  -- the command, from the most specific source that names one
-  local cmd, cmd_why, dropped, fw_port
-  if compose and compose.command then
-    cmd, cmd_why = compose.command, ("from %s: services.%s.command"):format(compose.file, compose.name)
-  elseif df and df.cmd then
-    cmd = df.cmd
-    local ep = df.entrypoint
-    if ep and #ep > 0 then
-      if (ep[1]:match("%.sh$") or (ep[2] or ""):match("%.sh$")) then
-        notes[#notes + 1] = ("%s's ENTRYPOINT %s runs a script of its own; not carried over"):format(df.file, df.entrypoint_text)
-      else
-        local all = {}
-        for _, w in ipairs(ep) do all[#all + 1] = w end
-        for _, w in ipairs(cmd) do all[#all + 1] = w end
-        cmd = all
-      end
-    end
-    cmd_why = ("from %s: CMD %s"):format(df.file, df.cmd_text)
-  elseif df and df.entrypoint and not df.entrypoint[1]:match("%.sh$") then
-    cmd, cmd_why = df.entrypoint, ("from %s: ENTRYPOINT %s"):format(df.file, df.entrypoint_text)
-  elseif proc then
-    cmd, cmd_why = proc.cmd, "from Procfile: " .. proc.text
-  end
-  if cmd then cmd, dropped = cmdw.last_step(cmd) end
-  if proc and proc.release then notes[#notes + 1] = "Procfile's release step (" .. proc.release .. ") is not part of cmd" end
-
-  local app = not cmd and code.find_app(dir, files, texts)
-  if not cmd then
-    for _, s in ipairs(scripts) do
-      if s.serves and (not cmd or clean(s.name) == name) then
-        cmd, cmd_why = { s.name }, ("the console script %s (%s) starts a server"):format(s.name, s.target)
-      end
-    end
-  end
-  local fastapi_ep = ((toml["tool.fastapi"] or {}).entrypoint)
-  local django = code.django(dir)
-  local st_file = deps.streamlit and code.streamlit_file(dir, files, texts)
-  if not cmd and type(fastapi_ep) == "string" then
-    -- fastapi[standard] brings uvicorn; `fastapi run` alone reads the same entrypoint
-    local uv = deps.uvicorn or (deps.fastapi and deps.fastapi:find("standard"))
-    cmd = uv and { "uvicorn", fastapi_ep } or { "fastapi", "run" }
-    cmd_why, fw_port = ('from pyproject.toml: [tool.fastapi] entrypoint = "%s"'):format(fastapi_ep), 8000
-  elseif not cmd and django then
-    if deps.gunicorn then
-      cmd = { "gunicorn", django .. ".wsgi" }
-      cmd_why = ("a guess: a Django project (manage.py, %s/wsgi.py), served by gunicorn, a dependency"):format(django)
-    else
-      cmd = { "python", "manage.py", "runserver" }
-      cmd_why = ("a guess: a Django project (manage.py, %s/wsgi.py); gunicorn is not a dependency"):format(django)
-    end
-    fw_port = 8000
-  elseif not cmd and st_file then
-    cmd = { "streamlit", "run", st_file, "--server.address", "0.0.0.0", "--server.headless", "true" }
-    cmd_why, fw_port = "a guess: a Streamlit app found at " .. st_file, 8501
-  elseif not cmd and app then
-    local target, fw = code.target(app), app.framework
-    local why = ("a guess: %s app found at %s"):format(fw.class, app.file)
-    if fw.asgi then
-      if deps.uvicorn or (deps.fastapi and deps.fastapi:find("standard")) then cmd = { "uvicorn", target }
-      elseif deps.hypercorn then cmd = { "hypercorn", target }
-      elseif deps.gunicorn then cmd = { "gunicorn", "-k", "uvicorn.workers.UvicornWorker", target }
-      else cmd, why = { "uvicorn", target }, why .. "; uvicorn is not among its dependencies: add it" end
-      fw_port = 8000
-    else
-      if deps.gunicorn then cmd, fw_port = { "gunicorn", target }, 8000
-      else cmd, fw_port = { "flask", "--app", target, "run" }, 5000 end
-    end
-    cmd_why = why
-  end
-  if not cmd then
-    for _, f in ipairs({ "main.py", "app.py", "server.py", "run.py" }) do
-      if not cmd and files and texts(f) ~= "" and code.serves(texts(f)) then
-        cmd, cmd_why = { "python", f }, "a guess: " .. f .. " starts a server"
-      end
-    end
-  end
-  if not cmd then
-    local mod = (type(pname) == "string" and pname or ""):gsub("[-.]", "_")
-    local f = code.runnable_module(dir, mod)
-    if f then cmd, cmd_why = { "python", "-m", mod }, "a guess: " .. f .. " is there to run" end
-  end
-  if not cmd then
-    local why = "nothing says how it starts (no Dockerfile CMD, compose command, Procfile, serving console script or app object)"
-    if #scripts > 0 then why = why .. "; its console scripts do not serve" end
-    return { name = name, runnable = false, skipped = why }
-  end
-
-  -- the port: the command's own, else what the project's files say, else the framework's
-  local DEFAULT = { uvicorn = 8000, gunicorn = 8000, hypercorn = 8000, fastapi = 8000, daphne = 8000,
-                    ["manage.py"] = 8000, flask = 5000, streamlit = 8501 }
-  local prog = cmdw.program(cmd)
-  local port, port_why
-  if compose and compose.port then port, port_why = compose.port, ("from %s: %s"):format(compose.file, compose.port_text)
-  elseif df and df.port then port, port_why = df.port, ("from %s: %s"):format(df.file, df.port_text)
-  elseif compose and compose.health_port then port, port_why = compose.health_port, "from " .. compose.file .. ": its healthcheck URL"
-  elseif df and df.health_port then port, port_why = df.health_port, "from " .. df.file .. ": its HEALTHCHECK URL"
-  elseif script_names[cmd[1]] or (prog:match("%.py$") and prog ~= "manage.py") or (cmd[2] == "-m" and not DEFAULT[prog]) then
-    local p, f = code.default_port(wide, wide_texts)
-    if p then port, port_why = p, "a guess: the default port in " .. shown(f) end
-  end
-  -- gunicorn reads -c FILE, else ./gunicorn.conf.py: where it binds
-  local gconf = prog == "gunicorn" and (select(2, cmdw.opt(cmd, { "-c", "--config" })) or "gunicorn.conf.py")
-  local gtext = gconf and core.read(dir, (gconf:gsub("^python:", ""))) or ""
-  local gbinds = gtext:match("\nbind%s*=") or gtext:match("^bind%s*=")
-  if not port and gbinds then
-    local p = code.default_port({ gconf }, function() return gtext end)
-      or tonumber(gtext:match("\nbind%s*=[^\n]-:(%d+)"))
-    if p then port, port_why = p, "from " .. gconf .. ": its bind" end
-  end
-  if not port and (fw_port or DEFAULT[prog]) then
-    port, port_why = fw_port or DEFAULT[prog], "a guess: " .. prog .. "'s usual port"
-  end
-  local env_map = {}
-  for _, kv in ipairs(df and df.env or {}) do env_map[kv[1]] = kv[2] end
-  for _, kv in ipairs(compose and compose.env or {}) do env_map[kv[1]] = kv[2] end
-  cmd = cmdw.expand(cmd, port, env_map)
-  local named, bind_note
-  cmd, named, bind_note = cmdw.bind(cmd, port, gbinds)
-  if named and named ~= port then port, port_why = named, "the port its command names" end
-  if bind_note then cmd_why = cmd_why .. "; " .. bind_note end
-  if dropped then cmd_why = cmd_why .. "; left out of cmd: " .. dropped end
-
-  local health, health_why
-  if compose and compose.health then health, health_why = compose.health, ("from %s: %s"):format(compose.file, compose.health_text)
-  elseif df and df.health then health, health_why = df.health, ("from %s: %s"):format(df.file, df.health_text)
-  else
-    local r = code.health_route(wide, wide_texts)
-    if r then
-      health, health_why = r.path, "a guess: a route in " .. shown(r.file)
-        .. (r.prefixed and " under its router's prefix; check where the router is mounted" or "")
-    elseif prog == "streamlit" or deps.streamlit then health, health_why = "/_stcore/health", "Streamlit's own health path"
-    end
-  end
-
-  -- the fields, in the order a reader checks them
-  if ctx.place == "dir" then field("the project's folder", ("dir = %q,"):format(dir))
-  elseif ctx.place == "project" then
-    field("the project inside this monorepo, and the local packages it depends on", ("project = %q,"):format(dir))
-    if ctx.members and #ctx.members > 0 then field(nil, "members = " .. cmdw.lua(ctx.members) .. ",") end
-  elseif ctx.place == "package" then
-    field("a member of the uv workspace here (uv.lock is at its root)", ("package = %q,"):format(dir))
-    if ctx.members and #ctx.members > 0 then
-      field("workspace libraries it depends on", "members = " .. cmdw.lua(ctx.members) .. ",")
-    end
-  end
-  field("found " .. ctx.lock, ("manager = %q,"):format(ctx.manager))
-  local py, py_why = python_version(dir, toml, df)
-  field(py_why, ("python = %q,"):format(py))
-  local is_script = script_names[cmd[1]] ~= nil
-  if is_script then field("a console script of the project: run from the venv", 'kind = "package",')
-  else field("run from its source tree (" .. prog .. ")", 'kind = "app",') end
-  field(cmd_why, "cmd = " .. cmdw.lua(cmd) .. ",")
-  if port then field(port_why, ("port = %d,"):format(port))
-  else L[#L + 1] = "  -- port = 8000,  -- the port it serves on, if it is a server" end
-  if health and port then field(health_why, ("health = %q,"):format(health))
-  else L[#L + 1] = '  -- health = "/health",  -- an HTTP path for the HEALTHCHECK; none was found' end
-
-  -- runtime env: literal, non-secret values only
+-- env = { ... } from the Dockerfile's ENV and compose's environment: literal,
+-- non-secret runtime values; a comment names what was left out and why.
+local function env_fields(P, env_map, field, L)
+  local df, compose = P.df, P.compose
   local env_keys, skipped, reasons = {}, {}, {}
   for k in pairs(env_map) do env_keys[#env_keys + 1] = k end
   table.sort(env_keys)
@@ -313,20 +117,11 @@ function M.describe(dir, toml, ctx)
     L[#L + 1] = ("  -- env left out, %s: %s"):format(why, table.concat(skipped[why], ", "))
   end
 
-  local env_file, ef_why
-  if compose and compose.env_files[1] then
-    local cdir = compose.file:match("^(.*)/[^/]+$") or ""
-    local abs = core.norm(cdir, compose.env_files[1])
-    local rel = abs and (dir == "" and abs or (abs:sub(1, #dir + 1) == dir .. "/" and abs:sub(#dir + 2)))
-    if rel then env_file, ef_why = rel, ("from %s: env_file %s"):format(compose.file, compose.env_files[1])
-    else notes[#notes + 1] = ("%s names env_file %s, outside this project"):format(compose.file, compose.env_files[1]) end
-  end
-  if not env_file and core.read(dir, ".env") then env_file, ef_why = ".env", "a .env file is here" end
-  if not env_file and core.read(dir, ".env.example") then
-    env_file, ef_why = ".env", "from .env.example: copy it to .env and fill it in"
-  end
-  if env_file then field(ef_why .. " (for dbx dev and one-off runs, never in an image)", ("env_file = %q,"):format(env_file)) end
+end
 
+-- build_apt and apt from the dependencies and the Dockerfile's apt-get install.
+local function apt_fields(P, field)
+  local deps, df = P.deps, P.df
   local apt, build_apt, seen_a, seen_b, apt_why = {}, {}, {}, {}, {}
   for _, rule in ipairs(DEP_APT) do
     if deps[rule[1]] then
@@ -341,6 +136,111 @@ function M.describe(dir, toml, ctx)
   if #build_apt > 0 then field("only to build wheels: " .. table.concat(apt_why, "; "), "build_apt = " .. cmdw.lua(build_apt) .. ",") end
   if #apt > 0 then field("at run time: " .. table.concat(apt_why, "; "), "apt = " .. cmdw.lua(apt) .. ",") end
 
+end
+
+-- The facts of the project in dir that the choices are made from (see dbx.init.choose).
+local function gather(dir, toml, ctx)
+  local project, poetry = toml.project or {}, toml["tool.poetry"] or {}
+  local P = { dir = dir, toml = toml, notes = {} }
+  local pname = project.name or poetry.name
+  P.pname = type(pname) == "string" and pname or nil
+  P.name, P.name_why = M.name(P.pname, ctx.folder, ctx.parent)
+  P.deps = code.dep_set(code.requirements(dir, toml))
+  P.files = code.py_files(dir)
+  local cache = {}
+  P.texts = function(f)
+    cache[f] = cache[f] or core.read(dir, f) or ""
+    return cache[f]
+  end
+  -- the project's files and its local packages', relative to the recipe, for
+  -- routes and ports defined in a shared library
+  P.wide = {}
+  for _, d in ipairs({ dir, table.unpack(ctx.members or {}) }) do
+    for _, f in ipairs(d == dir and P.files or code.py_files(d)) do P.wide[#P.wide + 1] = join(d, f) end
+  end
+  P.wide_texts = function(f) return core.read("", f) or "" end
+  -- a file of P.wide as the project sees it
+  P.shown = function(f)
+    if dir ~= "" and f:sub(1, #dir + 1) == dir .. "/" then return f:sub(#dir + 2) end
+    return f
+  end
+  local cerr
+  P.compose, cerr = find_compose(dir, ctx.root)
+  if cerr then P.notes[#P.notes + 1] = cerr .. " (not read)" end
+  local dfile = P.compose and P.compose.dockerfile or docker.find_dockerfile(dir)
+  P.df = dfile and docker.dockerfile(dir, dfile)
+  P.proc = docker.procfile(dir)
+  P.scripts = code.scripts(dir, toml)
+  P.script_names = {}
+  for _, s in ipairs(P.scripts) do P.script_names[s.name] = s end
+  return P
+end
+
+-- The service for the project in dir: { name, name_why, runnable, lines =
+-- { Lua text }, skipped = why } — ctx: { folder, parent, root, place = "dir"|
+-- "project"|"package"|nil, manager, lock, members }.
+function M.describe(dir, toml, ctx)
+  local P = gather(dir, toml, ctx)
+  local name, df, compose, notes = P.name, P.df, P.compose, P.notes
+  local L = {}
+  local function field(comment, text)
+    if comment then L[#L + 1] = "  -- " .. comment:gsub("[\r\n]+", " ") end
+    L[#L + 1] = "  " .. text
+  end
+  local c, none = choose.command(P)
+  if not c then return { name = name, runnable = false, skipped = none } end
+  local port, port_why, config_binds = choose.port(P, c)
+  local env_map = {}
+  for _, kv in ipairs(df and df.env or {}) do env_map[kv[1]] = kv[2] end
+  for _, kv in ipairs(compose and compose.env or {}) do env_map[kv[1]] = kv[2] end
+  local cmd, named, bind_note = cmdw.bind(cmdw.expand(c.words, port, env_map), port, config_binds)
+  if named and named ~= port then port, port_why = named, "the port its command names" end
+  local cmd_why = c.why .. (bind_note and ("; " .. bind_note) or "")
+    .. (c.dropped and ("; left out of cmd: " .. c.dropped) or "")
+  local prog = cmdw.program(cmd)
+  local health, health_why = choose.health(P, prog)
+
+  -- the fields, in the order a reader checks them
+  if ctx.place == "dir" then field("the project's folder", ("dir = %q,"):format(dir))
+  elseif ctx.place == "project" then
+    field("the project inside this monorepo, and the local packages it depends on", ("project = %q,"):format(dir))
+    if ctx.members and #ctx.members > 0 then field(nil, "members = " .. cmdw.lua(ctx.members) .. ",") end
+  elseif ctx.place == "package" then
+    field("a member of the uv workspace here (uv.lock is at its root)", ("package = %q,"):format(dir))
+    if ctx.members and #ctx.members > 0 then
+      field("workspace libraries it depends on", "members = " .. cmdw.lua(ctx.members) .. ",")
+    end
+  end
+  field("found " .. ctx.lock, ("manager = %q,"):format(ctx.manager))
+  local py, py_why = python_version(dir, toml, df)
+  field(py_why, ("python = %q,"):format(py))
+  local is_script = P.script_names[cmd[1]] ~= nil
+  if is_script then field("a console script of the project: run from the venv", 'kind = "package",')
+  else field("run from its source tree (" .. prog .. ")", 'kind = "app",') end
+  field(cmd_why, "cmd = " .. cmdw.lua(cmd) .. ",")
+  if port then field(port_why, ("port = %d,"):format(port))
+  else L[#L + 1] = "  -- port = 8000,  -- the port it serves on, if it is a server" end
+  if health and port then field(health_why, ("health = %q,"):format(health))
+  else L[#L + 1] = '  -- health = "/health",  -- an HTTP path for the HEALTHCHECK; none was found' end
+
+  env_fields(P, env_map, field, L)
+
+  local env_file, ef_why
+  if compose and compose.env_files[1] then
+    local cdir = compose.file:match("^(.*)/[^/]+$") or ""
+    local abs = core.norm(cdir, compose.env_files[1])
+    local rel = abs and (dir == "" and abs or (abs:sub(1, #dir + 1) == dir .. "/" and abs:sub(#dir + 2)))
+    if rel then env_file, ef_why = rel, ("from %s: env_file %s"):format(compose.file, compose.env_files[1])
+    else notes[#notes + 1] = ("%s names env_file %s, outside this project"):format(compose.file, compose.env_files[1]) end
+  end
+  if not env_file and core.read(dir, ".env") then env_file, ef_why = ".env", "a .env file is here" end
+  if not env_file and core.read(dir, ".env.example") then
+    env_file, ef_why = ".env", "from .env.example: copy it to .env and fill it in"
+  end
+  if env_file then field(ef_why .. " (for dbx dev and one-off runs, never in an image)", ("env_file = %q,"):format(env_file)) end
+
+  apt_fields(P, field)
+
   local extras = {}
   for k in pairs(toml["project.optional-dependencies"] or {}) do extras[#extras + 1] = k end
   table.sort(extras)
@@ -350,7 +250,7 @@ function M.describe(dir, toml, ctx)
     notes[#notes + 1] = "alembic.ini is here: cmd does not run migrations; run `alembic upgrade head` in the image before it starts"
   end
   for _, n in ipairs(notes) do L[#L + 1] = "  -- " .. n:gsub("[\r\n]+", " ") end
-  return { name = name, name_why = name_why, runnable = true, lines = L }
+  return { name = name, name_why = P.name_why, runnable = true, lines = L }
 end
 
 return M
