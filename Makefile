@@ -5,7 +5,7 @@
 PREFIX  ?= /usr/local
 CC      ?= cc
 VERSION := 0.1.0
-PKGS    := lua5.4 libuv libcurl libcrypto libcjson libarchive
+PKGS    := lua5.4 libuv libcurl libcrypto libcjson libarchive yaml-0.1
 SAN     ?= 0
 
 BUILD   := build$(if $(filter 1,$(SAN)),-san,)
@@ -21,8 +21,8 @@ CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-MODULES := util map envfile hash statcache glob ignore graph key store proc sched term recipe graphcache sshbridge engine image imagebuild images plan build container execstream tarmem watch dev regauth push gen
-LUA_SRC := $(wildcard lua/dbx/*.lua) $(wildcard recipes/*.lua)
+MODULES := util map envfile hash yaml statcache glob ignore graph key store proc sched term recipe graphcache sshbridge engine image imagebuild images plan build container execstream tarmem watch dev regauth push gen
+LUA_SRC := $(wildcard lua/dbx/*.lua lua/dbx/*/*.lua) $(wildcard recipes/*.lua)
 OBJS    := $(MODULES:%=$(BUILD)/%.o) $(BUILD)/embedded.o
 UNIT    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 

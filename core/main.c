@@ -455,6 +455,50 @@ static int cmd_clean(graph *g, int images) {
   return images ? images_remove() : 0;
 }
 
+/* How many folders above the current one the nearest uv.lock is (at most 8
+ * up), or 0 when there is none. */
+static int uv_lock_above(void) {
+  strbuf p = {0};
+  int found = 0;
+  for (int up = 1; up <= 8 && !found; up++) {
+    sb_adds(&p, "../");
+    char *f = xasprintf("%suv.lock", p.buf);
+    if (access(f, F_OK) == 0) found = up;
+    free(f);
+  }
+  sb_free(&p);
+  return found;
+}
+
+/* Go up `up` folders; the path from there down to where this was ("" when it
+ * cannot be told; caller frees). */
+static char *climb(int up) {
+  char here[4096], root[4096];
+  if (!getcwd(here, sizeof here)) here[0] = 0;
+  for (int i = 0; i < up; i++)
+    if (chdir("..") < 0) break;
+  if (!getcwd(root, sizeof root)) root[0] = 0;
+  size_t n = strlen(root);
+  if (n == 1) n = 0; /* the root folder "/" */
+  return xstrdup(strncmp(here, root, n) == 0 && here[n] == '/' ? here + n + 1 : "");
+}
+
+/* Load the build.lua just written into a scratch graph; when it does not
+ * load, remove it and say why, with its text. 0 or -1. */
+static int init_check(const char *where, const char *text) {
+  graph *g = graph_new();
+  char *err = NULL;
+  int rc = recipe_load("build.lua", g, &recipe_default_limits, &err);
+  if (rc == 0) rc = graph_resolve(g, &err);
+  graph_free(g);
+  if (rc == 0) return 0;
+  unlink("build.lua");
+  fprintf(stderr, "dbx: error: the recipe dbx init wrote does not load, so %s/build.lua was not kept:\n%s\n\n%s",
+          where, err ? err : "recipe error", text);
+  free(err);
+  return -1;
+}
+
 static int cmd_init(const struct opts *o) {
   if (o->dir && chdir(o->dir) < 0) {
     fprintf(stderr, "dbx: error: cannot enter %s: %s\n", o->dir, strerror(errno));
@@ -478,44 +522,49 @@ static int cmd_init(const struct opts *o) {
     fprintf(stderr, "dbx: error: %s/build.lua exists; dbx init does not overwrite it (move it away first)\n", dir);
     return 2;
   }
-  char *text = NULL, *err = NULL, *where = xstrdup(dir), *rel = xstrdup("");
+  char *text = NULL, *err = NULL, *where = xstrdup(dir), *rel = NULL;
   int up = recipe_init_text("", &text, &err);
+  if (up == RECIPE_INIT_LOCK_ABOVE) {
+    /* a uv workspace member: its lock, and so the recipe, is at the workspace's root */
+    up = uv_lock_above();
+    if (up == 0) up = -1;
+    else {
+      free(err);
+      err = NULL;
+    }
+  }
   if (up > 0) {
-    /* a monorepo member: write the recipe where its local packages are inside */
-    char here[4096], root[4096];
-    if (!getcwd(here, sizeof here)) here[0] = 0;
-    for (int i = 0; i < up; i++)
-      if (chdir("..") < 0) break;
-    if (!getcwd(root, sizeof root)) root[0] = 0;
-    size_t n = strlen(root);
-    free(rel);
-    rel = xstrdup(strncmp(here, root, n) == 0 && here[n] == '/' ? here + n + 1 : "");
+    /* the recipe goes where the lock or the local packages are */
+    rel = climb(up);
     free(where);
     where = xasprintf("%s/%.*s", dir, up * 3 - 1, "../../../../../../../../../../../../../../../");
     up = *rel ? recipe_init_text(rel, &text, &err) : -1;
     if (!*rel && !err) err = xstrdup("its local packages reach outside every folder above it");
   }
+  int rc = 2;
   if (up != 0) {
     fprintf(stderr, "dbx: error: %s: %s\n", dir, err ? err : "dbx init failed");
-    free(err);
-    free(where);
-    free(rel);
-    return 2;
+    goto out;
   }
   if (stat("build.lua", &st) == 0) {
     fprintf(stderr, "dbx: error: %s/build.lua exists; dbx init does not overwrite it (move it away first)\n", where);
-    free(text);
-    free(where);
-    free(rel);
-    return 2;
+    goto out;
   }
-  int rc = write_file_atomic("build.lua", text, strlen(text));
-  if (rc < 0) fprintf(stderr, "dbx: error: cannot write %s/build.lua: %s\n", where, strerror(-rc));
-  else printf("wrote %s/build.lua:\n\n%s", where, text);
+  rc = 1;
+  int wrc = write_file_atomic("build.lua", text, strlen(text));
+  if (wrc < 0) {
+    fprintf(stderr, "dbx: error: cannot write %s/build.lua: %s\n", where, strerror(-wrc));
+    goto out;
+  }
+  if (init_check(where, text) < 0) goto out;
+  printf("wrote %s/build.lua:\n\n%s", where, text);
+  rc = 0;
+out:
+  free(err);
   free(text);
   free(where);
   free(rel);
-  return rc < 0 ? 1 : 0;
+  return rc;
 }
 
 /* The recipe's graph: from the cache when nothing it read has changed, else

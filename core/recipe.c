@@ -7,10 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "glob.h"
 #include "ignore.h"
 #include "util.h"
+#include "yaml.h"
 
 /* Generated at build time from lua/ and recipes/ (see the Makefile). */
 struct embedded_file {
@@ -276,6 +278,16 @@ static int l_exceeded(lua_State *L) {
   return 1;
 }
 
+/* core.yaml(text): the first document as a Lua value, or nil and "line N: problem". */
+static int l_yaml(lua_State *L) {
+  size_t len;
+  const char *text = luaL_checklstring(L, 1, &len);
+  if (yaml_push_lua(L, text, len) == 0) return 1;
+  lua_pushnil(L);
+  lua_insert(L, -2);
+  return 2;
+}
+
 static int l_say(lua_State *L) {
   fprintf(stderr, "%s\n", luaL_checkstring(L, 1));
   return 0;
@@ -287,7 +299,7 @@ static int open_core(lua_State *L) {
       {"norm", l_norm},       {"closest", l_closest},
       {"say", l_say},         {"public_module", l_public_module},
       {"getenv", l_getenv},   {"exceeded", l_exceeded},
-      {"public_modules", l_public_modules},
+      {"public_modules", l_public_modules}, {"yaml", l_yaml},
       {NULL, NULL}};
   luaL_newlib(L, fns);
   return 1;
@@ -608,10 +620,11 @@ static lua_State *new_state(struct state *st) {
   return L;
 }
 
-/* Call require(mod)[fn](arg) under the traceback handler, leaving its first
- * result on the stack. LUA_OK, or the error status with *err set. */
-static int call_module(lua_State *L, const char *mod, const char *fn, const char *arg, int nres,
-                       char **err) {
+/* Call require(mod)[fn](arg, arg2) under the traceback handler (arg2 may be
+ * NULL), leaving nres results on the stack. LUA_OK, or the error status with
+ * *err set. */
+static int call_module(lua_State *L, const char *mod, const char *fn, const char *arg, const char *arg2,
+                       int nres, char **err) {
   lua_pushcfunction(L, traceback);
   int h = lua_gettop(L);
   lua_getglobal(L, "require");
@@ -620,7 +633,8 @@ static int call_module(lua_State *L, const char *mod, const char *fn, const char
   if (status == LUA_OK) {
     lua_getfield(L, -1, fn);
     lua_pushstring(L, arg);
-    status = lua_pcall(L, 1, nres, h);
+    if (arg2) lua_pushstring(L, arg2);
+    status = lua_pcall(L, arg2 ? 2 : 1, nres, h);
   }
   if (status == LUA_ERRMEM) {
     struct state *st = get_state(L);
@@ -639,7 +653,7 @@ int recipe_load(const char *file, graph *g, const recipe_limits *lim, char **err
     return -1;
   }
   int rc = -1;
-  if (call_module(L, "dbx.recipe", "run", file, 1, err) != LUA_OK) goto out;
+  if (call_module(L, "dbx.recipe", "run", file, NULL, 1, err) != LUA_OK) goto out;
   if (!lua_istable(L, -1)) {
     *err = xstrdup("recipe evaluation returned no targets");
     goto out;
@@ -654,12 +668,14 @@ int recipe_init_text(const char *dir, char **text, char **err) {
   graph *g = graph_new(); /* collects what init reads; not kept */
   struct state st = {.g = g, .lim = recipe_default_limits};
   lua_State *L = new_state(&st);
+  char here[4096];
   int rc = -1;
   if (!L) {
     *err = xstrdup("cannot start Lua");
     goto out;
   }
-  if (call_module(L, "dbx.init", "generate", dir, 3, err) != LUA_OK) goto out;
+  if (!getcwd(here, sizeof here)) here[0] = 0;
+  if (call_module(L, "dbx.init", "generate", dir, here, 3, err) != LUA_OK) goto out;
   if (lua_isstring(L, -3)) {
     *text = xstrdup(lua_tostring(L, -3));
     rc = 0;
@@ -667,6 +683,7 @@ int recipe_init_text(const char *dir, char **text, char **err) {
     rc = (int)lua_tointeger(L, -1); /* the recipe belongs that many folders up */
   } else {
     *err = xstrdup(lua_isstring(L, -2) ? lua_tostring(L, -2) : "dbx init failed");
+    if (lua_isstring(L, -1) && strcmp(lua_tostring(L, -1), "above") == 0) rc = RECIPE_INIT_LOCK_ABOVE;
   }
 out:
   if (L) lua_close(L);

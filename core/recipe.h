@@ -23,10 +23,15 @@ extern const recipe_limits recipe_default_limits;
  * 0, or -1 with *err set to the message (caller frees). */
 int recipe_load(const char *file, graph *g, const recipe_limits *lim, char **err);
 
+/* recipe_init_text's answer for a project with no lock file of its own: a uv
+ * workspace above it may hold the lock (*err is set too). */
+#define RECIPE_INIT_LOCK_ABOVE (-3)
+
 /* The text of a first build.lua for the Python project in the project-relative
  * folder dir ("" for the current one), from lua/dbx/init.lua. 0; or N > 0 when
  * the project depends on local packages N folders above it, so the recipe
- * belongs there (call again from there); or -1 with *err set (caller frees). */
+ * belongs there (call again from there); or RECIPE_INIT_LOCK_ABOVE; or -1;
+ * both with *err set (caller frees). */
 int recipe_init_text(const char *dir, char **text, char **err);
 
 /* Append every embedded Lua file's name and text to sb (for fingerprints). */

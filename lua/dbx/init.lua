@@ -1,50 +1,17 @@
--- dbx init: a first build.lua for an existing Python project, read off its
--- pyproject.toml (name, scripts, requires-python), its lock file and its code.
--- What cannot be known (the port, the health path) is guessed from the
--- framework and the source, and the recipe says so in a comment.
+-- dbx init: a first build.lua for an existing Python project — or for every
+-- service of a monorepo or uv workspace — from what the project already says:
+-- its Dockerfile, compose file and Procfile first, then its framework's
+-- conventions (dbx.init.code), then guesses; every field with a comment
+-- saying where it came from (dbx.init.service).
 local core = require "dbx.core"
+local service = require "dbx.init.service"
+local code = require "dbx.init.code"
 
 local M = {}
 
 local parse_toml = require("dbx.toml").parse
 
-local function has(dir, file) return core.read(dir, file) ~= nil end
-
-local function sorted_keys(t)
-  local out = {}
-  for k in pairs(t or {}) do out[#out + 1] = k end
-  table.sort(out)
-  return out
-end
-
--- Known frameworks: how they serve, where they answer health checks.
-local FRAMEWORKS = {
-  { dep = "streamlit", port = 8501, health = "/_stcore/health" },
-  { dep = "quart", port = 8000 },
-  { dep = "fastapi", port = 8000 },
-  { dep = "flask", port = 5000 },
-}
-
--- Look through the project's (and its members') Python files for a health
--- route and a default port.
-local function scan_source(dirs)
-  local health, port
-  for _, dir in ipairs(dirs) do
-  for _, f in ipairs(core.glob(dir, "**/*.py")) do
-    if not f:match("^%.venv/") and not f:match("^tests?/") then
-      local text = core.read(dir, f) or ""
-      for _, path in ipairs({ "/healthz", "/health", "/_stcore/health" }) do
-        if not health and (text:find('"' .. path .. '"', 1, true) or text:find("'" .. path .. "'", 1, true)) then
-          health = path
-        end
-      end
-      port = port or tonumber(text:match('PORT["\']%s*,%s*["\']?(%d%d%d%d?%d?)'))
-        or tonumber(text:match("PORT%s*=%s*(%d%d%d%d?%d?)"))
-    end
-  end
-  end
-  return health, port
-end
+local function join(dir, f) return dir == "" and f or (dir .. "/" .. f) end
 
 -- Local path dependencies, as written relative to the project: PEP 508
 -- "name @ file:///${PROJECT_ROOT}/REL" (pdm), and path = "REL" tables
@@ -67,127 +34,215 @@ local function reach(deps)
   return up
 end
 
-local MANAGERS = { { "uv.lock", "uv" }, { "pdm.lock", "pdm" }, { "poetry.lock", "poetry" },
-                   { "requirements.txt", "pip" } }
+local LOCKS = { { "uv.lock", "uv" }, { "pdm.lock", "pdm" }, { "poetry.lock", "poetry" },
+                { "requirements.txt", "pip" } }
 
--- The text of a build.lua for the project in dir (project-relative, "" for
--- the current folder), or nil and a message.
-function M.generate(dir)
+local function find_lock(dir)
+  for _, l in ipairs(LOCKS) do
+    if core.read(dir, l[1]) then return l[1], l[2] end
+  end
+end
+
+-- The pyproject.toml of dir as a table ({} when there is none), or nil and a message.
+local function read_toml(dir)
   local text = core.read(dir, "pyproject.toml")
-  if not text and not has(dir, "requirements.txt") then
+  if not text then return {}, "" end
+  local t, bad = parse_toml(text)
+  if not t then return nil, join(dir, "pyproject.toml") .. ": " .. bad end
+  return t, text
+end
+
+-- The folder's and its parent's names: for dir "" the recipe's own folder
+-- (here is its path), else read off dir.
+local function folder_names(dir, here)
+  local hparent, hfolder = (here or ""):match("([^/]*)/([^/]*)$")
+  hfolder = hfolder or here or ""
+  if dir == "" then return hfolder, hparent or "" end
+  local parent, folder = dir:match("^(.*)/([^/]+)$")
+  if not folder then return dir, hfolder end
+  return folder, parent:match("([^/]+)$")
+end
+
+local HEADER = {
+  "-- build.lua written by `dbx init`: each service as layered images (base, deps,",
+  "-- source, entrypoint) in a prod and a dev variant. Every field says where it was",
+  "-- read from; check the ones marked \"a guess\", then:",
+  "--   dbx build prod      dbx targets      dbx gen",
+  "local python = require \"dbx.python\"",
+}
+
+-- The recipe text for described services (see dbx.init.service).
+local function render(svcs)
+  local l = {}
+  for _, h in ipairs(HEADER) do l[#l + 1] = h end
+  local used = {}
+  for _, s in ipairs(svcs) do
+    l[#l + 1] = ""
+    if s.runnable then
+      local name, n = s.name, 1
+      while used[name] do n = n + 1; name = s.name .. "-" .. n end
+      used[name] = true
+      l[#l + 1] = "-- the name: " .. s.name_why .. (name ~= s.name and "; made unique" or "")
+      l[#l + 1] = ('python.service "%s" {'):format(name)
+      for _, line in ipairs(s.lines) do l[#l + 1] = line end
+      l[#l + 1] = "}"
+    else
+      l[#l + 1] = ("-- %s: not a service: %s"):format(s.dir, s.skipped)
+    end
+  end
+  return table.concat(l, "\n") .. "\n"
+end
+
+local function describe(dir, toml, ctx)
+  local s = service.describe(dir, toml, ctx)
+  s.dir = dir == "" and "." or dir
+  return s
+end
+
+-- The members of the uv workspace whose root is "": their folders (sorted),
+-- folder -> pyproject table, canonical project name -> folder; or nil and a message.
+local function workspace_members(ws)
+  local dirs, tomls, names = {}, {}, {}
+  for _, pat in ipairs(ws.members or {}) do
+    for _, f in ipairs(core.glob("", pat .. "/pyproject.toml")) do
+      local d = f:match("^(.*)/pyproject%.toml$")
+      local excluded = false
+      for _, ex in ipairs(ws.exclude or {}) do
+        for _, e in ipairs(core.glob("", ex .. "/pyproject.toml")) do excluded = excluded or e == f end
+      end
+      if d and not excluded and not tomls[d] then
+        local t, bad = read_toml(d)
+        if not t then return nil, bad end
+        dirs[#dirs + 1], tomls[d] = d, t
+        local pname = (t.project or {}).name
+        if pname then names[code.canon(pname)] = d end
+      end
+    end
+  end
+  table.sort(dirs)
+  return dirs, tomls, names
+end
+
+-- Every member of the uv workspace whose root is "": a service each.
+local function workspace(toml, here)
+  if not core.read("", "uv.lock") then
+    return nil, "a uv workspace without uv.lock: lock it first (`uv lock`)"
+  end
+  local dirs, tomls, names = workspace_members(toml["tool.uv.workspace"])
+  if not dirs then return nil, tomls end
+  if #dirs == 0 then return nil, "a uv workspace whose members hold no pyproject.toml" end
+  local svcs = {}
+  for _, d in ipairs(dirs) do
+    svcs[#svcs + 1] = M.member(d, tomls[d], names, here)
+  end
+  return svcs
+end
+
+-- The service for workspace member d (names: canonical project name -> member folder).
+function M.member(d, t, names, here)
+  local members, seen = {}, {}
+  for _, r in ipairs((t.project or {}).dependencies or {}) do
+    local n = r:match("^%s*([%w][%w%._%-]*)")
+    local m = n and names[code.canon(n)]
+    if m and m ~= d and not seen[m] then seen[m] = true; members[#members + 1] = m end
+  end
+  table.sort(members)
+  local folder, parent = folder_names(d, here)
+  return describe(d, t, { folder = folder, parent = parent, root = "", place = "package", manager = "uv",
+                          lock = "uv.lock at the workspace's root", members = members })
+end
+
+-- A folder with no project of its own: every project below it (two levels
+-- down at most), a service each.
+local function monorepo(here)
+  local dirs, seen = {}, {}
+  for _, pat in ipairs({ "*/pyproject.toml", "*/requirements.txt", "*/*/pyproject.toml", "*/*/requirements.txt" }) do
+    for _, f in ipairs(core.glob("", pat)) do
+      local d = f:match("^(.*)/[^/]+$")
+      if d and not seen[d] and not d:match("^%.") and not d:find("/%.") and not d:match("venv") then
+        seen[d] = true
+        dirs[#dirs + 1] = d
+      end
+    end
+  end
+  if #dirs == 0 then
     return nil, "no Python project here: there is no pyproject.toml or requirements.txt"
   end
-  local deps_local = path_deps(text or "")
+  table.sort(dirs)
+  local svcs = {}
+  for _, d in ipairs(dirs) do
+    local t, text = read_toml(d)
+    if not t then return nil, text end
+    local lock, manager = find_lock(d)
+    local folder, parent = folder_names(d, here)
+    if not lock then
+      svcs[#svcs + 1] = { dir = d, runnable = false, skipped = "no lock file (uv.lock, pdm.lock, poetry.lock or requirements.txt)" }
+    else
+      local ctx = { folder = folder, parent = parent, root = "", place = "dir", manager = manager, lock = lock }
+      local deps = path_deps(text)
+      if reach(deps) > 0 then
+        ctx.place, ctx.members = "project", {}
+        for _, rel in ipairs(deps) do
+          local m = core.norm(d, rel)
+          if m then ctx.members[#ctx.members + 1] = m end
+        end
+      end
+      svcs[#svcs + 1] = describe(d, t, ctx)
+    end
+  end
+  return svcs
+end
+
+local function finish(svcs, err)
+  if not svcs then return nil, err end
+  for _, s in ipairs(svcs) do
+    if s.runnable then return render(svcs) end
+  end
+  local why = {}
+  for _, s in ipairs(svcs) do why[#why + 1] = s.dir .. ": " .. s.skipped end
+  return nil, "no service to run here: " .. table.concat(why, "; ")
+end
+
+-- The text of a build.lua for the project in dir (project-relative, "" for
+-- the current folder; here is the current folder's path, for names), or nil
+-- and a message; or nil, "up", N when the recipe belongs N folders up (its
+-- local packages are there); or nil, message, "above" when the project has
+-- no lock of its own and a workspace above may hold it.
+function M.generate(dir, here)
+  local has_req = core.read(dir, "requirements.txt") ~= nil
+  local toml, text = read_toml(dir)
+  if not toml then return nil, text end
+  if text == "" and not has_req then
+    if dir == "" then return finish(monorepo(here)) end
+    return nil, "no Python project here: there is no pyproject.toml or requirements.txt"
+  end
+  if dir == "" and toml["tool.uv.workspace"] then return finish(workspace(toml, here)) end
+  local deps_local = path_deps(text)
   if dir == "" and reach(deps_local) > 0 then
     -- a monorepo member: the recipe goes where its path dependencies are reachable
     return nil, "up", reach(deps_local)
+  end
+  if dir ~= "" then
+    local root = read_toml("")
+    if root and root["tool.uv.workspace"] then
+      -- called again from a workspace's root for one of its members
+      local _, _, names = workspace_members(root["tool.uv.workspace"])
+      return finish({ M.member(dir, toml, names or {}, here) })
+    end
+  end
+  local lock, manager = find_lock(dir)
+  if not lock then
+    return nil, "no lock file here (uv.lock, pdm.lock, poetry.lock, or requirements.txt): "
+      .. "lock the project first, e.g. `uv lock`", "above"
   end
   local members = {}
   for _, rel in ipairs(deps_local) do
     local m = core.norm(dir, rel)
     if m then members[#members + 1] = m end
   end
-  local toml, bad = parse_toml(text or "")
-  if not toml then return nil, "pyproject.toml: " .. bad end
-  local project = toml.project or {}
-  local found = {}
-  for _, m in ipairs(MANAGERS) do
-    if has(dir, m[1]) then found[#found + 1] = m end
-  end
-  if #found == 0 then
-    return nil, "no lock file here (uv.lock, pdm.lock, poetry.lock, or requirements.txt with "
-      .. "constraints.txt): lock the project first, e.g. `uv lock`"
-  end
-  local manager = found[1][2]
-  local name = (project.name or dir:match("([^/]+)$") or "app"):lower():gsub("[^%w]+", "-")
-  local scripts = sorted_keys(toml["project.scripts"])
-  local deps = table.concat(project.dependencies or {}, " "):lower()
-  for k in pairs(toml["tool.poetry.dependencies"] or {}) do deps = deps .. " " .. k:lower() end
-  deps = deps .. " " .. (core.read(dir, "requirements.txt") or ""):lower()
-  -- wheels known to need Debian libraries at run time
-  local apt = {}
-  if deps:find("opencv%-python") or deps:find("opencv%-contrib%-python") or deps:find("mediapipe") then
-    apt = { "libgl1", "libglib2.0-0" }
-  end
-  local fw
-  for _, f in ipairs(FRAMEWORKS) do
-    if not fw and deps:find(f.dep, 1, true) then fw = f end
-  end
-  local scan = { dir }
-  for _, m in ipairs(members) do scan[#scan + 1] = m end
-  local health, port = scan_source(scan)
-  health = health or (fw and fw.health)
-  port = port or (fw and fw.port)
-  -- the console script named like the project, else one that names a server, else the first
-  local main
-  for _, sname in ipairs(scripts) do
-    if sname == name then main = sname end
-  end
-  for _, sname in ipairs(scripts) do
-    if not main and (sname:find("serve", 1, true) or sname:find("api", 1, true) or sname:find("app", 1, true)) then
-      main = sname
-    end
-  end
-  main = main or scripts[1]
-  local cmd
-  if main then
-    cmd = ('{ "%s" }'):format(main)
-  elseif fw and fw.dep == "streamlit" then
-    cmd = '{ "streamlit", "run", "app.py", "--server.headless", "true" }'
-  else
-    cmd = ('{ "python", "-m", "%s" }'):format((project.name or "app"):gsub("-", "_"))
-  end
-  local dev_extras = sorted_keys(toml["project.optional-dependencies"])
-  local py = (project["requires-python"] or ""):match("(%d+%.%d+)") or "3.11"
-  local l = {
-    "-- build.lua written by `dbx init`: " .. name .. " as layered images (base, deps, source,",
-    "-- entrypoint) in a prod and a dev variant. Check the guesses marked below, then:",
-    "--   dbx build prod      dbx targets      dbx gen",
-    "local python = require \"dbx.python\"",
-    "",
-    ('python.service "%s" {'):format(name),
-    ("  -- found %s"):format(found[1][1]),
-    ('  manager = "%s",'):format(manager),
-    "  -- from requires-python",
-    ('  python = "%s",'):format(py),
-  }
-  if dir ~= "" then
-    table.insert(l, 7, "  -- the project inside this monorepo, and the local packages it depends on")
-    table.insert(l, 8, ('  project = "%s",'):format(dir))
-    if #members > 0 then table.insert(l, 9, ('  members = { "%s" },'):format(table.concat(members, '", "'))) end
-  end
-  local others = {}
-  for _, sname in ipairs(scripts) do
-    if sname ~= main then others[#others + 1] = sname end
-  end
-  if main then
-    l[#l + 1] = "  -- the console script that starts it"
-      .. (#others > 0 and (" (the others: " .. table.concat(others, ", ") .. ")") or "")
-  else
-    l[#l + 1] = "  -- a guess: the command that starts it"
-  end
-  l[#l + 1] = ("  cmd = %s,"):format(cmd)
-  if port then
-    l[#l + 1] = "  -- a guess: the default port in the code" .. (fw and (", or " .. fw.dep .. "'s usual one") or "")
-    l[#l + 1] = ("  port = %d,"):format(port)
-  else
-    l[#l + 1] = "  -- port = 8000,  -- the port it serves on, if it is a server"
-  end
-  if health and port then
-    l[#l + 1] = "  -- a path the app answers, for the HEALTHCHECK"
-    l[#l + 1] = ('  health = "%s",'):format(health)
-  else
-    l[#l + 1] = '  -- health = "/health",  -- an HTTP path for the HEALTHCHECK'
-  end
-  if #apt > 0 then
-    l[#l + 1] = "  -- Debian libraries its wheels load (OpenCV: libGL, GLib)"
-    l[#l + 1] = ('  apt = { "%s" },'):format(table.concat(apt, '", "'))
-  end
-  if #dev_extras > 0 then
-    l[#l + 1] = ('  dev = { extras = { "%s" } },'):format(table.concat(dev_extras, '", "'))
-  end
-  l[#l + 1] = "}"
-  return table.concat(l, "\n") .. "\n"
+  local folder, parent = folder_names(dir, here)
+  return finish({ describe(dir, toml, { folder = folder, parent = parent, root = "",
+    place = dir ~= "" and "project" or nil, manager = manager, lock = lock, members = members }) })
 end
 
 return M
