@@ -37,8 +37,9 @@ void ignore_parse(ignore_rules *r, const char *text) {
   }
 }
 
-/* What every build context leaves out: tool state and secrets. */
-static const char DEFAULTS[] = ".git\n.dbx\n.venv\n**/__pycache__\n**/.env\n**/.env.*\n**/*.pem\n**/*.key\n"
+/* What every build context leaves out: tool state (dbx's recipes among it:
+ * editing build.lua must not rebuild a layer that copies the tree) and secrets. */
+static const char DEFAULTS[] = ".git\n.dbx\n**/build.lua\n.venv\n**/__pycache__\n**/.env\n**/.env.*\n**/*.pem\n**/*.key\n"
                                "**/id_rsa\n**/id_rsa.*\n**/id_ed25519\n**/id_ed25519.*\n**/id_ecdsa\n";
 
 /* What a whole project folder holds besides that and no image wants. dbx's own

@@ -95,25 +95,8 @@ def test_init_on_each_example_builds_a_healthy_image(proj, engine, example, subd
 
 # ---- what init reads: text-level checks on projects shaped like real ones ----
 
-@pytest.fixture
-def lua_path(tmp_path):
-    """DBX_LUA_PATH for these tests: while the embedded python.lua does not
-    know the fields init writes (kind, env_file, build_apt) or a pip project
-    without constraints.txt, an overlay of it that accepts them, so the
-    recipe init writes loads; the embedded one once it does."""
-    src = (REPO / "lua/dbx/python.lua").read_text()
-    if re.search(r'\bkind\s*=\s*"string"', src):
-        return {}
-    over = tmp_path / "lua-overlay"
-    (over / "lua/dbx").mkdir(parents=True)
-    src = src.replace('build_args = "map",', 'build_args = "map", kind = "string", env_file = "string", build_apt = "list",', 1)
-    src = src.replace("if not has_file(svc, lock) then", 'if not has_file(svc, lock) and manager ~= "pip" then', 1)
-    (over / "lua/dbx/python.lua").write_text(src)
-    return {"DBX_LUA_PATH": str(over)}
-
-
-def init(project, lua_path, folder=".", code=0):
-    r = project.run("init", folder, env=lua_path)
+def init(project, folder=".", code=0):
+    r = project.run("init", folder)
     assert r.code == code, r
     return r
 
@@ -203,9 +186,9 @@ def fastapi_template(p, root="."):
         """)
 
 
-def test_init_reads_dockerfile_and_compose_of_a_fastapi_app(project, lua_path):
+def test_init_reads_dockerfile_and_compose_of_a_fastapi_app(project):
     fastapi_template(project, "myshop")
-    init(project, lua_path, "myshop")
+    init(project, "myshop")
     text = project.read("myshop/build.lua")
     body = service(text, "myshop-backend")
     assert '-- the name: the project\'s name "app" is too generic' in text, text
@@ -226,9 +209,9 @@ def test_init_reads_dockerfile_and_compose_of_a_fastapi_app(project, lua_path):
     assert "requires-python" not in body
 
 
-def test_init_in_the_backend_folder_alone_reads_its_dockerfile(project, lua_path):
+def test_init_in_the_backend_folder_alone_reads_its_dockerfile(project):
     fastapi_template(project)
-    init(project, lua_path, "backend")
+    init(project, "backend")
     body = service(project.read("backend/build.lua"), "proj-backend")
     has(body, "from Dockerfile: CMD", 'cmd = { "fastapi", "run", "--workers", "4", "app/main.py" },')
     # no compose here: the route in the code, under its router's prefix, marked a guess
@@ -236,7 +219,7 @@ def test_init_in_the_backend_folder_alone_reads_its_dockerfile(project, lua_path
     has(body, "a guess: fastapi's usual port", "port = 8000,")
 
 
-def test_init_on_a_dockerfile_with_its_own_port_and_healthcheck(project, lua_path):
+def test_init_on_a_dockerfile_with_its_own_port_and_healthcheck(project):
     project.write("svc/requirements.txt", "fastapi==0.115.0\nuvicorn==0.30.0\npsycopg2==2.9.9\n")
     project.write("svc/main.py", """\
         from fastapi import FastAPI
@@ -257,7 +240,7 @@ def test_init_on_a_dockerfile_with_its_own_port_and_healthcheck(project, lua_pat
         HEALTHCHECK --interval=30s CMD curl -f http://localhost:9000/healthz || exit 1
         CMD ["uvicorn", "main:app", "--port", "9000"]
         """)
-    init(project, lua_path, "svc")
+    init(project, "svc")
     body = service(project.read("svc/build.lua"), "svc")
     has(body, "found requirements.txt", 'manager = "pip",')
     has(body, "from Dockerfile: CMD", 'cmd = { "uvicorn", "main:app", "--port", "9000", "--host", "0.0.0.0" },')
@@ -271,7 +254,7 @@ def test_init_on_a_dockerfile_with_its_own_port_and_healthcheck(project, lua_pat
     assert "psycopg2 builds against libpq" in body and "from Dockerfile: apt-get install" in body, body
 
 
-def test_init_on_a_poetry_app_that_is_no_package(project, lua_path):
+def test_init_on_a_poetry_app_that_is_no_package(project):
     project.write("orders-api/pyproject.toml", """\
         [tool.poetry]
         name = "backend"
@@ -296,7 +279,7 @@ def test_init_on_a_poetry_app_that_is_no_package(project, lua_path):
         def health():
             return "ok"
         """)
-    init(project, lua_path, "orders-api")
+    init(project, "orders-api")
     text = project.read("orders-api/build.lua")
     body = service(text, "orders-api")
     assert 'the project\'s name "backend" is too generic: the folder\'s name' in text, text
@@ -310,7 +293,7 @@ def test_init_on_a_poetry_app_that_is_no_package(project, lua_path):
     has(body, "from .env.example: copy it to .env", 'env_file = ".env",')
 
 
-def test_init_on_a_requirements_only_flask_app_with_a_procfile(project, lua_path):
+def test_init_on_a_requirements_only_flask_app_with_a_procfile(project):
     project.write("flask-todo/requirements.txt", "Flask==3.0.3\ngunicorn==22.0.0\npsycopg2==2.9.9\n")
     project.write("flask-todo/Procfile", "release: flask db upgrade\nweb: gunicorn app:app\n")
     project.write("flask-todo/.env", "FLASK_DEBUG=0\n")
@@ -322,7 +305,7 @@ def test_init_on_a_requirements_only_flask_app_with_a_procfile(project, lua_path
         def index():
             return "todo"
         """)
-    init(project, lua_path, "flask-todo")
+    init(project, "flask-todo")
     body = service(project.read("flask-todo/build.lua"), "flask-todo")
     has(body, "found requirements.txt", 'manager = "pip",')
     has(body, "from Procfile: web: gunicorn app:app", 'cmd = { "gunicorn", "app:app", "--bind", "0.0.0.0:8000" },')
@@ -335,7 +318,7 @@ def test_init_on_a_requirements_only_flask_app_with_a_procfile(project, lua_path
     assert '-- health = "/health",' in body, body  # none known: left commented out
 
 
-def test_init_on_a_django_project(project, lua_path):
+def test_init_on_a_django_project(project):
     project.write("blog/requirements.txt", "Django==5.0.6\ngunicorn==22.0.0\nmysqlclient==2.2.4\n")
     project.write("blog/manage.py", "import os, sys\n")
     project.write("blog/blog/settings.py", "DEBUG = False\n")
@@ -345,7 +328,7 @@ def test_init_on_a_django_project(project, lua_path):
         from . import views
         urlpatterns = [path("healthz/", views.healthz), path("", views.index)]
         """)
-    init(project, lua_path, "blog")
+    init(project, "blog")
     body = service(project.read("blog/build.lua"), "blog")
     has(body, "a Django project (manage.py, blog/wsgi.py), served by gunicorn",
         'cmd = { "gunicorn", "blog.wsgi", "--bind", "0.0.0.0:8000" },')
@@ -354,11 +337,11 @@ def test_init_on_a_django_project(project, lua_path):
     assert 'apt = { "libmariadb3" },' in body, body
 
 
-def test_init_on_a_django_project_without_gunicorn(project, lua_path):
+def test_init_on_a_django_project_without_gunicorn(project):
     project.write("site/requirements.txt", "Django==5.0.6\n")
     project.write("site/manage.py", "import os, sys\n")
     project.write("site/mysite/wsgi.py", "application = None\n")
-    init(project, lua_path, "site")
+    init(project, "site")
     body = service(project.read("site/build.lua"), "site")
     has(body, "gunicorn is not a dependency", 'cmd = { "python", "manage.py", "runserver", "0.0.0.0:8000" },')
 
@@ -389,9 +372,9 @@ def workspace(p):
     p.write("packages/shared/src/shared/__init__.py", "VALUE = 1\n")
 
 
-def test_init_in_a_uv_workspace_member_writes_the_recipe_at_the_root(project, lua_path):
+def test_init_in_a_uv_workspace_member_writes_the_recipe_at_the_root(project):
     workspace(project)
-    r = init(project, lua_path, "packages/orders")
+    r = init(project, "packages/orders")
     assert "uv lock" not in r.out + r.err, r
     assert not project.exists("packages/orders/build.lua")
     body = service(project.read("build.lua"), "orders")
@@ -402,16 +385,16 @@ def test_init_in_a_uv_workspace_member_writes_the_recipe_at_the_root(project, lu
         'cmd = { "uvicorn", "orders.main:app", "--host", "0.0.0.0" },')
 
 
-def test_init_at_a_uv_workspace_root_writes_each_service(project, lua_path):
+def test_init_at_a_uv_workspace_root_writes_each_service(project):
     workspace(project)
-    init(project, lua_path)
+    init(project)
     text = project.read("build.lua")
     service(text, "orders")
     assert "-- packages/shared: not a service: nothing says how it starts" in text, text
     assert text.count("python.service") == 1, text
 
 
-def test_init_at_a_monorepo_root_writes_one_recipe_for_every_service(project, lua_path):
+def test_init_at_a_monorepo_root_writes_one_recipe_for_every_service(project):
     project.write("services/users/pyproject.toml", """\
         [project]
         name = "api"
@@ -437,6 +420,10 @@ def test_init_at_a_monorepo_root_writes_one_recipe_for_every_service(project, lu
         [project.scripts]
         billing = "billing.server:main"
         billing-report = "billing.report:main"
+
+        [build-system]
+        requires = ["hatchling"]
+        build-backend = "hatchling.build"
         """)
     project.write("services/billing/uv.lock", "version = 1\n")
     project.write("services/billing/billing/__init__.py", "")
@@ -451,7 +438,7 @@ def test_init_at_a_monorepo_root_writes_one_recipe_for_every_service(project, lu
     project.write("libs/common/pyproject.toml", '[project]\nname = "common"\nversion = "1"\n')
     project.write("libs/common/uv.lock", "version = 1\n")
     project.write("libs/common/common/__init__.py", "")
-    init(project, lua_path)
+    init(project)
     text = project.read("build.lua")
     users = service(text, "users")  # "api" is generic: the folder's name
     has(users, "the project's folder", 'dir = "services/users",')
@@ -465,7 +452,7 @@ def test_init_at_a_monorepo_root_writes_one_recipe_for_every_service(project, lu
     assert "-- libs/common: not a service: nothing says how it starts" in text, text
 
 
-def test_init_never_takes_a_printing_console_script_for_the_command(project, lua_path):
+def test_init_never_takes_a_printing_console_script_for_the_command(project):
     project.write("tool/pyproject.toml", """\
         [project]
         name = "tool"
@@ -479,14 +466,14 @@ def test_init_never_takes_a_printing_console_script_for_the_command(project, lua
     project.write("tool/tool/__init__.py", "")
     project.write("tool/tool/cli.py", "def main():\n    print('hello')\n")
     project.write("tool/tool/web.py", "from flask import Flask\napp = Flask(__name__)\n")
-    init(project, lua_path, "tool")
+    init(project, "tool")
     body = service(project.read("tool/build.lua"), "tool")
     has(body, "a guess: Flask app found at tool/web.py",
         'cmd = { "flask", "--app", "tool.web:app", "run", "--host", "0.0.0.0" },')
     has(body, "flask's usual port", "port = 5000,")
 
 
-def test_init_says_so_when_nothing_says_how_it_starts(project, lua_path):
+def test_init_says_so_when_nothing_says_how_it_starts(project):
     project.write("lib/pyproject.toml", """\
         [project]
         name = "lib"
@@ -497,12 +484,12 @@ def test_init_says_so_when_nothing_says_how_it_starts(project, lua_path):
         """)
     project.write("lib/uv.lock", "version = 1\n")
     project.write("lib/lib/cli.py", "def main():\n    print('hello')\n")
-    r = init(project, lua_path, "lib", code=2)
+    r = init(project, "lib", code=2)
     assert "nothing says how it starts" in r.err and "its console scripts do not serve" in r.err, r
     assert not project.exists("lib/build.lua")
 
 
-def test_init_on_a_streamlit_app(project, lua_path):
+def test_init_on_a_streamlit_app(project):
     project.write("dash/pyproject.toml", """\
         [project]
         name = ""
@@ -512,7 +499,7 @@ def test_init_on_a_streamlit_app(project, lua_path):
         """)
     project.write("dash/uv.lock", "version = 1\n")
     project.write("dash/streamlit_app.py", "import streamlit as st\nst.title('hi')\n")
-    init(project, lua_path, "dash")
+    init(project, "dash")
     body = service(project.read("dash/build.lua"), "dash")
     has(body, "a guess: a Streamlit app found at streamlit_app.py",
         'cmd = { "streamlit", "run", "streamlit_app.py", "--server.address", "0.0.0.0", "--server.headless", "true" },')
@@ -520,7 +507,7 @@ def test_init_on_a_streamlit_app(project, lua_path):
     has(body, "streamlit's usual port", "port = 8501,")
 
 
-def test_init_reads_the_compose_file_next_to_the_project(project, lua_path):
+def test_init_reads_the_compose_file_next_to_the_project(project):
     project.write("worker/requirements.txt", "hypercorn\nquart\n")
     project.write("worker/app.py", "from quart import Quart\napp = Quart(__name__)\n")
     project.write("worker/compose.yaml", """\
@@ -536,7 +523,7 @@ def test_init_reads_the_compose_file_next_to_the_project(project, lua_path):
               QUEUE: jobs
             env_file: [.env.local]
         """)
-    init(project, lua_path, "worker")
+    init(project, "worker")
     body = service(project.read("worker/build.lua"), "worker")
     has(body, "from compose.yaml: services.worker.command",
         'cmd = { "hypercorn", "app:app", "--bind", "0.0.0.0:7000" },')
@@ -559,7 +546,7 @@ def test_init_does_not_keep_a_recipe_that_does_not_load(project, tmp_path):
     assert not project.exists("app/build.lua")
 
 
-def test_init_reads_the_fastapi_entrypoint_in_pyproject(project, lua_path):
+def test_init_reads_the_fastapi_entrypoint_in_pyproject(project):
     project.write("shop/pyproject.toml", """\
         [project]
         name = "shop"
@@ -572,25 +559,25 @@ def test_init_reads_the_fastapi_entrypoint_in_pyproject(project, lua_path):
         """)
     project.write("shop/uv.lock", "version = 1\n")
     project.write("shop/shop/web.py", "from fastapi import FastAPI\napi = FastAPI()\nother = FastAPI()\n")
-    init(project, lua_path, "shop")
+    init(project, "shop")
     body = service(project.read("shop/build.lua"), "shop")
     has(body, 'from pyproject.toml: [tool.fastapi] entrypoint = "shop.web:api"',
         'cmd = { "uvicorn", "shop.web:api", "--host", "0.0.0.0" },')
 
 
-def test_init_says_a_broken_compose_file_was_not_read(project, lua_path):
+def test_init_says_a_broken_compose_file_was_not_read(project):
     project.write("web2/requirements.txt", "flask\ngunicorn\n")
     project.write("web2/app.py", "from flask import Flask\napp = Flask(__name__)\n")
     project.write("web2/Procfile", "web: gunicorn app:app --bind 0.0.0.0:$PORT --workers 2\n")
     project.write("web2/compose.yaml", "services:\n  web2: [build: .\n")
-    init(project, lua_path, "web2")
+    init(project, "web2")
     body = service(project.read("web2/build.lua"), "web2")
     has(body, "from Procfile: web: gunicorn app:app --bind 0.0.0.0:$PORT",
         'cmd = { "gunicorn", "app:app", "--bind", "0.0.0.0:8000", "--workers", "2" },')
     assert re.search(r"-- compose\.yaml: line \d+: .* \(not read\)", body), body
 
 
-def test_init_matches_a_compose_service_built_from_the_workspace_root(project, lua_path):
+def test_init_matches_a_compose_service_built_from_the_workspace_root(project):
     """The compose service builds from the root with a Dockerfile inside the member."""
     project.write("pyproject.toml", '[tool.uv.workspace]\nmembers = ["backend"]\n')
     project.write("uv.lock", "version = 1\n")
@@ -619,7 +606,7 @@ def test_init_matches_a_compose_service_built_from_the_workspace_root(project, l
               context: .
               dockerfile: backend/Dockerfile
         """)
-    init(project, lua_path)
+    init(project)
     body = service(project.read("build.lua"), "proj-backend")
     has(body, "a member of the uv workspace here", 'package = "backend",')
     has(body, "from Dockerfile: CMD", 'cmd = { "fastapi", "run", "--workers", "4", "app/main.py" },')
@@ -627,7 +614,7 @@ def test_init_matches_a_compose_service_built_from_the_workspace_root(project, l
     assert "env left out, ${...} interpolated from the environment: DATABASE_URL, PROJECT_NAME" in body, body
 
 
-def test_init_reads_gunicorn_config_and_python_version(project, lua_path):
+def test_init_reads_gunicorn_config_and_python_version(project):
     """Shaped like a Heroku Django starter: Procfile with gunicorn's config file."""
     project.write("starter/requirements.txt", "django>=5.0,<5.1\ngunicorn>=22\n")
     project.write("starter/.python-version", "# The Python version to use.\n3.12\n")
@@ -635,7 +622,7 @@ def test_init_reads_gunicorn_config_and_python_version(project, lua_path):
     project.write("starter/gunicorn.conf.py", 'import os\nbind = ["[::]:{}".format(os.environ.get("PORT", 5006))]\n')
     project.write("starter/manage.py", "")
     project.write("starter/gettingstarted/wsgi.py", "")
-    init(project, lua_path, "starter")
+    init(project, "starter")
     body = service(project.read("starter/build.lua"), "starter")
     has(body, "from .python-version", 'python = "3.12",')
     has(body, "from Procfile", 'cmd = { "gunicorn", "--config", "gunicorn.conf.py", "gettingstarted.wsgi" },')

@@ -83,13 +83,13 @@ def served(engine, image, port, path, want, env=None):  # noqa: F811
 
 def init_and_build(proj, name):  # noqa: F811
     init_in, recipe_at, service, port = CASES[name][:4]
-    shutil.copytree(PROJECTS / name, proj.root, dirs_exist_ok=True)
-    r = proj.run("init", init_in)
+    shutil.copytree(PROJECTS / name, proj.path(name))
+    r = proj.run("init", f"{name}/{init_in}")
     assert r.code == 0, r
-    recipe = proj.read(f"{recipe_at}/build.lua")
+    recipe = proj.read(f"{name}/{recipe_at}/build.lua")
     assert f'python.service "{service}"' in recipe, recipe
     assert re.search(rf"^\s*port = {port},", recipe, re.M), recipe
-    r = proj.build("-C", recipe_at, "prod", timeout=1200)
+    r = proj.build("-C", f"{name}/{recipe_at}", "prod", timeout=1200)
     assert r.code == 0, r
     return recipe
 
@@ -98,6 +98,8 @@ def init_and_build(proj, name):  # noqa: F811
 def test_init_build_serve_edit(proj, engine, name):  # noqa: F811
     init_in, recipe_at, service, port, path, want, edit, old, new, edited_path = CASES[name]
     recipe = init_and_build(proj, name)
+    at = f"{name}/{recipe_at}"
+    edit = f"{name}/{edit}"
     image = f"{service}:prod"
     cid, _ = served(engine, image, port, path, want)
     engine.remove(cid)
@@ -106,7 +108,7 @@ def test_init_build_serve_edit(proj, engine, name):  # noqa: F811
     text = proj.read(edit)
     assert old in text, text
     proj.write(edit, text.replace(old, new), dedent=False)
-    r = proj.build("-C", recipe_at, f"{service}/prod", timeout=600)
+    r = proj.build("-C", at, f"{service}/prod", timeout=600)
     assert r.code == 0, r
     st = statuses(r)
     assert st[f"{service}/prod/source"] == "built" and st[f"{service}/prod"] == "built", st
@@ -121,8 +123,8 @@ def test_init_build_serve_edit(proj, engine, name):  # noqa: F811
     else:
         marked = recipe.replace(f'python.service "{service}" {{',
                                 f'python.service "{service}" {{\n  env = {{ DBX_MARK = "2" }},', 1)
-    proj.write(f"{recipe_at}/build.lua", marked, dedent=False)
-    r = proj.build("-C", recipe_at, f"{service}/prod", timeout=600)
+    proj.write(f"{at}/build.lua", marked, dedent=False)
+    r = proj.build("-C", at, f"{service}/prod", timeout=600)
     assert r.code == 0, r
     st = statuses(r)
     assert st[f"{service}/prod"] == "built", st
@@ -160,7 +162,7 @@ def test_bookshelf_migrates_a_real_postgresql_then_serves_its_rows(proj, engine)
         db.close()
     ls = inside(engine, "bookshelf:prod", "cd /app && ls -A | sort | tr '\\n' ' '")
     assert ls.split() == sorted([".venv", "alembic", "alembic.ini", "app", "compose.yaml", "pyproject.toml",
-                                 "scripts", "start.sh", "uv.lock", ".dockerignore", ".env.example"]), ls
+                                 "scripts", "start.sh", "uv.lock", ".dockerignore"]), ls
     assert inside(engine, "bookshelf:prod", "test -e /app/tests || echo gone") == "gone"
     assert inside(engine, "bookshelf:prod", "command -v uv || echo none") == "none"
     assert inside(engine, "bookshelf:prod", "touch /app/app/main.py 2>/dev/null && echo writable || echo read-only") \

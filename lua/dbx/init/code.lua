@@ -152,10 +152,31 @@ function M.scripts(dir, toml)
   return out
 end
 
+-- Where file's router is mounted: the literal prefix of the include_router()
+-- that names it (by its variable, or its module's name), or of the only one
+-- the project has; "" when none says.
+local function mount_prefix(files, texts, file, text)
+  local var = text:match("\n([%a_][%w_]*)%s*=%s*APIRouter%(") or text:match("^([%a_][%w_]*)%s*=%s*APIRouter%(")
+  if not var then return "" end
+  local mod = file:match("([^/]+)%.py$")
+  local mounts, prefixes = {}, {}
+  for _, f in ipairs(files) do
+    for arg, prefix in (texts(f) or ""):gmatch("include_router%(%s*([%w_.]+)%s*,[^)]-prefix%s*=%s*[\"'](/[^\"']*)[\"']") do
+      mounts[#mounts + 1] = { arg = arg, prefix = prefix }
+      prefixes[prefix] = true
+    end
+  end
+  for _, m in ipairs(mounts) do
+    if m.arg == var or m.arg == mod .. "." .. var or m.arg == mod then return m.prefix end
+  end
+  if #mounts > 0 and next(prefixes, next(prefixes)) == nil then return mounts[1].prefix end
+  return ""
+end
+
 -- A health route in the code: { path, file } for the first string that looks
 -- like a URL path with "health" in it on a route line (a decorator, path(),
 -- route(), add_route, a comparison with the request's path); an APIRouter's
--- prefix in the same file goes in front.
+-- prefix in the same file goes in front, and the prefix it is mounted at.
 function M.health_route(files, texts)
   for _, f in ipairs(files) do
     local text = texts(f)
@@ -165,6 +186,8 @@ function M.health_route(files, texts)
         local path = line:match("[\"'](/?[%w_%-/%.]*health[%w_%-/%.]*)[\"']")
         if path and (line:find("@") or line:find("route") or line:find("path") or line:find("url")) then
           if not path:match("^/") then path = "/" .. path end
+          local mounted = mount_prefix(files, texts, f, text):gsub("/$", "")
+          prefix = mounted .. prefix
           return { path = prefix .. path, file = f, prefixed = prefix ~= "" }
         end
       end

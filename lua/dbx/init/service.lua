@@ -179,6 +179,24 @@ end
 -- The service for the project in dir: { name, name_why, runnable, lines =
 -- { Lua text }, skipped = why } — ctx: { folder, parent, root, place = "dir"|
 -- "project"|"package"|nil, manager, lock, members }.
+-- Folders the app writes into, as a project ships them: an uploads/,
+-- media/, instance/, data/ or storage/ folder holding nothing but a
+-- placeholder (.gitkeep, .keep, a .gitignore). Their paths in the image
+-- (workdir /app; under sub, a monorepo project's folder).
+local WRITABLE = { "uploads", "media", "instance", "data", "storage" }
+function M.writable_dirs(dir, sub)
+  local out = {}
+  for _, name in ipairs(WRITABLE) do
+    local files = core.glob(dir, name .. "/**")
+    local only_keep = #files > 0
+    for _, f in ipairs(files) do
+      if not (f:match("/%.gitkeep$") or f:match("/%.keep$") or f:match("/%.gitignore$")) then only_keep = false end
+    end
+    if only_keep then out[#out + 1] = "/app/" .. (sub and (sub .. "/") or "") .. name end
+  end
+  return out
+end
+
 function M.describe(dir, toml, ctx)
   local P = gather(dir, toml, ctx)
   local name, df, compose, notes = P.name, P.df, P.compose, P.notes
@@ -240,6 +258,11 @@ function M.describe(dir, toml, ctx)
   if env_file then field(ef_why .. " (for dbx dev and one-off runs, never in an image)", ("env_file = %q,"):format(env_file)) end
 
   apt_fields(P, field)
+  local writable = M.writable_dirs(dir, (ctx.place == "project" or ctx.place == "package") and dir or nil)
+  if #writable > 0 then
+    field("a guess: folders that hold only a placeholder, for the app to write into (writable for its user)",
+      "dirs = " .. cmdw.lua(writable) .. ",")
+  end
 
   local extras = {}
   for k in pairs(toml["project.optional-dependencies"] or {}) do extras[#extras + 1] = k end
