@@ -23,7 +23,7 @@ case $out in
   *"needs to be updated"*|*"hash doesn't match"*|*"changed significantly"*|*"not up to date"*|*"is outdated"*)
     printf 'the lock file is out of date with pyproject.toml: run `%s`\n%s said:\n%s\n' "$fix" "$tool" "$last" >&2
     exit 1;;
-  *"No interpreter found"*|*"incompatible with the project's Python requirement"*|*"Failed to inspect Python interpreter"*|*"No Python at"*|*"python-build-standalone"*)
+  *"No interpreter found"*|*"pyenv: version"*|*"incompatible with the project's Python requirement"*|*"Failed to inspect Python interpreter"*|*"No Python at"*|*"python-build-standalone"*)
     if [ -n "$nointerp" ]; then printf '%s\n' "$nointerp"; exit 0; fi
     printf 'no Python on this machine matches the project'"'"'s requires-python, so %s cannot check the lock here\n%s said:\n%s\n' "$tool" "$tool" "$last" >&2
     exit 1;;

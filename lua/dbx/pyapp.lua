@@ -47,13 +47,18 @@ function M.runs(argv)
   end
   if SERVERS[prog] then
     for k = i, #w do
-      if w[k]:match("^[%a_][%w_.]*:[%a_][%w_]*%(?%)?$") and not (w[k - 1] or ""):match("^%-") then
-        out[#out + 1] = { app = w[k] }
+      local after_option = (w[k - 1] or ""):match("^%-") and not w[k - 1]:find("=", 1, true)
+      if not after_option and (w[k]:match("^[%a_][%w_.]*:[%a_][%w_]*%(?%)?$")
+          or (prog ~= "uvicorn" and w[k]:match("^[%a_][%w_]*%.[%a_][%w_.]*$"))) then
+        -- MODULE:ATTR, or gunicorn's MODULE alone (Django's PROJECT.wsgi)
+        out[#out + 1] = { app = w[k]:find(":", 1, true) and w[k] or (w[k] .. ":application") }
         break
       end
     end
   elseif prog == "fastapi" and (w[i] == "run" or w[i] == "dev") then
-    if w[i + 1] and not w[i + 1]:match("^%-") then out[#out + 1] = { file = w[i + 1] } end
+    for k = i + 1, #w do -- the path: options (--workers 4) come before or after it
+      if w[k]:match("%.py$") then out[#out + 1] = { file = w[k] } break end
+    end
   elseif prog == "streamlit" and w[i] == "run" and w[i + 1] then
     out[#out + 1] = { file = w[i + 1] }
   elseif prog == "flask" then
@@ -138,10 +143,12 @@ function M.check_cmd(svc, argv)
     if r.file then
       local f = r.file
       if f:sub(1, #svc.workdir + 1) == svc.workdir .. "/" then f = f:sub(#svc.workdir + 2) end
-      local rel = svc.project ~= "." and not f:match("^/") and (svc.project .. "/" .. f) or f
+      local own = svc.package or (svc.project ~= "." and svc.project)
+      local rel = own and not f:match("^/") and (own .. "/" .. f) or f
       if not f:match("^/") and not is_file(svc, rel) and not is_dir(svc, rel) then
-        fail(("python.service '%s': cmd `%s` runs %s, which is not in the project (%s); "
-          .. "name a file that is, or add it"):format(svc.name, what, f, svc.dir == "" and "." or svc.dir))
+        fail(("python.service '%s': cmd `%s` runs %s, which is not in the project (%s, where it runs); "
+          .. "name a file that is, or add it"):format(svc.name, what, f,
+          own and (own .. "/") or (svc.dir == "" and "." or svc.dir)))
       end
     end
     local mod = r.module or (r.app and r.app:match("^[^:]+"))

@@ -142,28 +142,38 @@ function M.source_lines(svc, variant)
   return l
 end
 
+-- Whether path is folder or lies inside it.
+local function under(path, folder)
+  return path == folder or path:sub(1, #folder + 1) == folder .. "/"
+end
+
 -- What prod's final image takes from the source stage (named from): the
--- venv, and for an application its tree, with dirs given back to the user
--- when the tree holds them (files stay root's: read-only for the service).
+-- venv, and for an application its tree (for a package, keep's files).
+-- Files stay root's, read-only for the service; dirs the copies cover are
+-- given back to the user (an upload folder stays writable).
 function M.prod_copy(svc, from)
-  local l = {}
-  local venv_inside = svc.venv:sub(1, #svc.workdir + 1) == svc.workdir .. "/"
+  local l, copied = {}, {}
   if svc.kind == "app" then
     l[#l + 1] = ("COPY --from=%s %s %s"):format(from, svc.workdir, svc.workdir)
-    if not venv_inside then l[#l + 1] = ("COPY --from=%s %s %s"):format(from, svc.venv, svc.venv) end
-    local inside = {}
-    for _, d in ipairs(svc.dirs) do
-      if d == svc.workdir or d:sub(1, #svc.workdir + 1) == svc.workdir .. "/" then inside[#inside + 1] = d end
-    end
-    if #inside > 0 and svc.user ~= "root" then
-      l[#l + 1] = ("RUN mkdir -p %s && chown -R %s:%s %s"):format(table.concat(inside, " "), svc.user, svc.user,
-        table.concat(inside, " "))
-    end
+    copied[1] = svc.workdir
+    if not under(svc.venv, svc.workdir) then l[#l + 1] = ("COPY --from=%s %s %s"):format(from, svc.venv, svc.venv) end
   else
     l[#l + 1] = ("COPY --from=%s %s %s"):format(from, svc.venv, svc.venv)
     for _, k in ipairs(svc.keep) do -- project files prod needs besides the venv
-      l[#l + 1] = ("COPY --from=%s %s/%s %s/%s"):format(from, svc.workdir, k, svc.workdir, k)
+      local at = svc.workdir .. "/" .. k
+      l[#l + 1] = ("COPY --from=%s %s %s"):format(from, at, at)
+      copied[#copied + 1] = at
     end
+  end
+  local mine = {}
+  for _, d in ipairs(svc.dirs) do
+    for _, c in ipairs(copied) do
+      if under(d, c) or under(c, d) then mine[#mine + 1] = d; break end
+    end
+  end
+  if #mine > 0 and svc.user ~= "root" then
+    l[#l + 1] = ("RUN mkdir -p %s && chown %s:%s %s"):format(table.concat(mine, " "), svc.user, svc.user,
+      table.concat(mine, " "))
   end
   return l
 end
@@ -239,7 +249,9 @@ function M.entry_lines(svc, variant, standalone)
     l[#l + 1] = ("HEALTHCHECK --interval=%s --timeout=3s --start-period=5s --retries=3 \\\n    CMD ")
       :format(svc.health_interval) .. M.json_list({ svc.venv .. "/bin/python", "-c", probe })
   end
-  if svc.project ~= "." then l[#l + 1] = ("WORKDIR %s/%s"):format(svc.workdir, svc.project) end
+  -- a monorepo's project, a workspace's member: commands run from its folder
+  local own = svc.package or (svc.project ~= "." and svc.project)
+  if own then l[#l + 1] = ("WORKDIR %s/%s"):format(svc.workdir, own) end
   l[#l + 1] = "STOPSIGNAL " .. svc.stop_signal
   l[#l + 1] = "USER " .. svc.user
   local entry = { svc.workdir .. "/start.sh" }

@@ -264,6 +264,71 @@ CASES = {
                       'python.service "x" { cmd = { "x" }, release = {} }\n',
          "pyproject.toml": "[project\nname = 'x'\n", "uv.lock": "version = 1\n"}, [], 2,
         ["pyproject.toml: line 1: '[project' is not a table header like [project]"]),
+    # ---- a python.service's command, checked against the project's tree ----
+    "service-runs-a-package-without-main": (
+        {"build.lua": 'local python = require "dbx.python"\n\n'
+                      'python.service "web" { cmd = { "python", "-m", "app" } }\n',
+         "requirements.txt": "flask==3.1.0\n", "app/__init__.py": "", "app/views.py": ""}, [], 2,
+        ["dbx: error: build.lua:3: python.service 'web': cmd `python -m app` runs package app, which has no "
+         "__main__.py", "uvicorn app.main:app", "add app/__main__.py"]),
+    "service-names-a-module-the-tree-lacks": (
+        {"build.lua": 'local python = require "dbx.python"\n'
+                      'python.service "web" { cmd = { "uvicorn", "app.mian:app", "--port", "8000" } }\n',
+         "requirements.txt": "uvicorn==0.34.2\n", "app/__init__.py": "", "app/main.py": ""}, [], 2,
+        ["dbx: error: build.lua:2: python.service 'web': cmd `uvicorn app.mian:app --port 8000` imports app.mian, "
+         "but the project has no app/mian.py or app/mian/"]),
+    "service-gunicorn-module-the-tree-lacks": (
+        {"build.lua": 'local python = require "dbx.python"\n'
+                      'python.service "web" { cmd = { "gunicorn", "mysite.wgsi", "--bind", "0.0.0.0:8000" } }\n',
+         "requirements.txt": "django==5.1\ngunicorn==23.0.0\n", "mysite/wsgi.py": "", "manage.py": ""}, [], 2,
+        ["python.service 'web': cmd `gunicorn mysite.wgsi --bind 0.0.0.0:8000` imports mysite.wgsi, "
+         "but the project has no mysite/wgsi.py or mysite/wgsi/"]),
+    "service-member-file-the-member-lacks": (
+        {"build.lua": 'local python = require "dbx.python"\n'
+                      'python.service "web" { package = "backend", cmd = { "fastapi", "run", "--workers", "4", '
+                      '"app/nope.py" } }\n',
+         "pyproject.toml": '[project]\nname = "root"\nversion = "1"\n[tool.uv.workspace]\nmembers = ["backend"]\n',
+         "uv.lock": "version = 1\n", "backend/pyproject.toml": '[project]\nname = "backend"\nversion = "1"\n',
+         "backend/app/main.py": ""}, [], 2,
+        ["python.service 'web': cmd `fastapi run --workers 4 app/nope.py` runs app/nope.py, which is not in the "
+         "project"]),
+    "service-runs-a-file-the-tree-lacks": (
+        {"build.lua": 'local python = require "dbx.python"\n'
+                      'python.service "web" { cmd = { "python", "manage.py", "runserver" } }\n',
+         "requirements.txt": "django==5.1\n", "mysite/settings.py": ""}, [], 2,
+        ["dbx: error: build.lua:2: python.service 'web': cmd `python manage.py runserver` runs manage.py, "
+         "which is not in the project"]),
+    "service-names-neither-tree-nor-dependency": (
+        {"build.lua": 'local python = require "dbx.python"\n'
+                      'python.service "web" { kind = "app", cmd = { "gunicorn", "wsgi:app" } }\n',
+         "requirements.txt": "gunicorn==23.0.0\n", "server.py": ""}, [], 2,
+        ["python.service 'web': cmd `gunicorn wsgi:app` names wsgi, which is neither in the project's tree nor "
+         "one of its dependencies"]),
+    "service-kind-package-that-cannot-be-installed": (
+        {"build.lua": 'local python = require "dbx.python"\n'
+                      'python.service "web" { kind = "package", cmd = { "web" } }\n',
+         "pyproject.toml": '[tool.poetry]\npackage-mode = false\n', "poetry.lock": "\n"}, [], 2,
+        ["python.service 'web': kind = \"package\", but [tool.poetry] package-mode = false"]),
+    "service-kind-unknown": (
+        {"build.lua": 'local python = require "dbx.python"\n'
+                      'python.service "web" { kind = "application", cmd = { "python", "x.py" } }\n',
+         "requirements.txt": "\n", "x.py": ""}, [], 2,
+        ["build.lua:2: python.service 'web': kind must be \"app\""]),
+    "service-port-out-of-range": (
+        {"build.lua": 'local python = require "dbx.python"\n'
+                      'python.service "web" { port = 70000, cmd = { "python", "x.py" } }\n',
+         "requirements.txt": "\n", "x.py": ""}, [], 2,
+        ["build.lua:2: python.service 'web': port must be a whole number from 1 to 65535"]),
+    "service-uid-not-whole": (
+        {"build.lua": 'local python = require "dbx.python"\n'
+                      'python.service "web" { uid = 1.5, cmd = { "python", "x.py" } }\n',
+         "requirements.txt": "\n", "x.py": ""}, [], 2,
+        ["build.lua:2: python.service 'web': uid must be a whole number, got 1.5"]),
+    "service-env-file-outside": (
+        {"build.lua": 'local python = require "dbx.python"\n'
+                      'python.service "web" { env_file = "../secrets.env", cmd = { "python", "x.py" } }\n',
+         "requirements.txt": "\n", "x.py": ""}, [], 2,
+        ["build.lua:2: python.service 'web': env_file must be a plain path inside the project"]),
     "malformed-pyproject-for-init": (
         {"pyproject.toml": "[project\nname = 'x'\n"}, ["init"], 2,
         ["pyproject.toml: line 1: '[project' is not a table header like [project]"]),

@@ -284,7 +284,7 @@ def test_init_on_a_poetry_app_that_is_no_package(project):
     body = service(text, "orders-api")
     assert 'the project\'s name "backend" is too generic: the folder\'s name' in text, text
     has(body, "found poetry.lock", 'manager = "poetry",')
-    has(body, 'from requires-python "^3.12"', 'python = "3.12",')
+    has(body, 'from Poetry\'s python "^3.12"', 'python = "3.12",')
     has(body, "a guess: FastAPI app found at src/orders/api.py",
         'cmd = { "uvicorn", "orders.api:api", "--host", "0.0.0.0" },')
     has(body, "a guess: uvicorn's usual port", "port = 8000,")
@@ -311,11 +311,60 @@ def test_init_on_a_requirements_only_flask_app_with_a_procfile(project):
     has(body, "from Procfile: web: gunicorn app:app", 'cmd = { "gunicorn", "app:app", "--bind", "0.0.0.0:8000" },')
     has(body, "gunicorn's usual port", "port = 8000,")
     has(body, "a .env file is here", 'env_file = ".env",')
-    has(body, "a default: requires-python does not name a version", 'python = "3.11",')
+    has(body, "a default: nothing here names a Python version", 'python = "3.11",')
     assert "from requires-python" not in body, body
     assert 'build_apt = { "gcc", "libpq-dev" },' in body and 'apt = { "libpq5" },' in body, body
     assert "Procfile's release step (flask db upgrade) is not part of cmd" in body, body
     assert '-- health = "/health",' in body, body  # none known: left commented out
+
+
+def test_init_on_a_shell_form_cmd_with_its_own_venv_and_port_variable(project):
+    """`CMD exec /venv/bin/gunicorn --bind=0.0.0.0:$PORT app:app` with ENV
+    PORT=5000: the venv's gunicorn by name, the port the project sets."""
+    project.write("webapp/requirements.txt", "Flask==3.0.3\ngunicorn==22.0.0\n")
+    project.write("webapp/runtime.txt", "python-3.12.7\n")
+    project.write("webapp/app.py", "from flask import Flask\napp = Flask(__name__)\n")
+    project.write("webapp/Dockerfile", """\
+        FROM python:3.12-slim AS build
+        RUN python -m venv /venv
+        COPY requirements.txt .
+        RUN /venv/bin/pip install -r requirements.txt
+        FROM gcr.io/distroless/python3
+        COPY --from=build /venv /venv
+        COPY . /app
+        ENV PORT=5000
+        CMD exec /venv/bin/gunicorn --bind=0.0.0.0:$PORT --workers 1 app:app
+        """)
+    init(project, "webapp")
+    body = service(project.read("webapp/build.lua"), "webapp")
+    assert 'cmd = { "gunicorn", "--bind=0.0.0.0:5000", "--workers", "1", "app:app" },' in body, body
+    has(body, "the port its command names", "port = 5000,")
+
+
+def test_init_reads_runtime_txt_and_leaves_compose_hostnames_out(project):
+    project.write("api/requirements.txt", "fastapi==0.115.12\nuvicorn==0.34.2\n")
+    project.write("api/runtime.txt", "python-3.12.7\n")
+    project.write("api/main.py", "from fastapi import FastAPI\napp = FastAPI()\n")
+    project.write("api/compose.yaml", """\
+        services:
+          db:
+            image: postgres:16
+          cache:
+            image: redis:7
+          api:
+            build: .
+            environment:
+              DATABASE_URL: postgresql://app@db:5432/app
+              REDIS_HOST: cache
+              LOG_LEVEL: info
+            ports: ["8000:8000"]
+        """)
+    init(project, "api")
+    body = service(project.read("api/build.lua"), "proj-api")  # "api" alone names nothing
+    has(body, "from runtime.txt", 'python = "3.12",')
+    assert 'LOG_LEVEL = "info",' in body, body
+    assert "DATABASE_URL =" not in body and "REDIS_HOST =" not in body, body
+    assert "env left out, it names a host of the compose file's own network: DATABASE_URL, REDIS_HOST" in body, body
 
 
 def test_init_on_a_django_project(project):

@@ -66,6 +66,22 @@ end
 
 local SHELLS = { sh = true, bash = true, ["/bin/sh"] = true, ["/bin/bash"] = true }
 
+-- Programs named by their folder in a project's Dockerfile (/venv/bin/gunicorn)
+-- that the service's venv has on PATH under their own name.
+local ON_PATH = { uvicorn = true, gunicorn = true, hypercorn = true, daphne = true, granian = true,
+                  fastapi = true, flask = true, streamlit = true, alembic = true }
+
+-- A command as the venv runs it: no leading `exec`, python and the servers
+-- by name rather than by their place in the project's own image.
+local function tidy(words)
+  local w = {}
+  for i, x in ipairs(words) do w[i] = x end
+  while w[1] == "exec" do table.remove(w, 1) end
+  local base = (w[1] or ""):match("([^/]+)$") or ""
+  if w[1] and w[1]:find("/", 1, true) and (ON_PATH[base] or base:match("^python[%d.]*$")) then w[1] = base end
+  return w
+end
+
 -- The server a command starts: `sh -c "alembic upgrade head && exec uvicorn …"`
 -- becomes `uvicorn …`. Returns the words and, when something was left out, what.
 function M.last_step(words)
@@ -74,7 +90,7 @@ function M.last_step(words)
     text = words[3]
   else
     local joined = table.concat(words, " ")
-    if not (joined:find("&&", 1, true) or joined:find(";", 1, true)) then return words end
+    if not (joined:find("&&", 1, true) or joined:find(";", 1, true)) then return tidy(words) end
     text = joined
   end
   local steps = {}
@@ -84,7 +100,7 @@ function M.last_step(words)
   local last = (steps[#steps] or ""):gsub("^%s*exec%s+", "")
   local dropped = {}
   for i = 1, #steps - 1 do dropped[#dropped + 1] = steps[i]:match("^%s*(.-)%s*$") end
-  return M.split(last), #dropped > 0 and table.concat(dropped, "; ") or nil
+  return tidy(M.split(last)), #dropped > 0 and table.concat(dropped, "; ") or nil
 end
 
 -- Replace ${NAME:-default} by its default and $PORT/${PORT} by port.
@@ -93,8 +109,8 @@ function M.expand(words, port, env)
   for i, w in ipairs(words) do
     w = w:gsub("%${([%w_]+):%-([^}]*)}", function(name, def) return env and env[name] or def end)
     w = w:gsub("%${?([%w_]+)}?", function(name)
+      if env and env[name] then return env[name] end -- the project's own ENV PORT=5000 first
       if name == "PORT" and port then return tostring(port) end
-      if env and env[name] then return env[name] end
     end)
     out[i] = w
   end

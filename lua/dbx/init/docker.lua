@@ -150,7 +150,7 @@ function M.compose_service(cdir, file, pdir)
     local inside = rel and rel ~= pdir and dockerfile and core.norm(rel, dockerfile)
     inside = inside and pdir ~= "" and inside:sub(1, #pdir + 1) == pdir .. "/" and inside:sub(#pdir + 2)
     if rel and (rel == pdir or inside) then
-      local c = { file = join(cdir, file), name = name, env = {}, env_files = {},
+      local c = { file = join(cdir, file), name = name, env = {}, env_files = {}, others = names,
                   dockerfile = inside or dockerfile }
       if s.command then c.command = cmdw.words(s.command) end
       if c.command and #c.command == 0 then c.command = nil end

@@ -36,11 +36,23 @@ local SECRET = { "SECRET", "PASSWORD", "PASSWD", "TOKEN", "API_KEY", "PRIVATE", 
 local OWN = { PATH = true, VIRTUAL_ENV = true, PYTHONUNBUFFERED = true, PYTHONDONTWRITEBYTECODE = true,
               HOME = true, LANG = true, LC_ALL = true, DEBIAN_FRONTEND = true }
 
-local function env_skip(k, v)
+-- Whether v names one of a compose file's other services as a host (db,
+-- postgresql://u@db:5432/x): an address only compose's network knows.
+local function names_service(v, services)
+  for _, s in ipairs(services or {}) do
+    local e = s:gsub("%p", "%%%0")
+    if v == s or v:find("[@/]" .. e .. "[:/]") or v:find("[@/]" .. e .. "$") or v:match("^" .. e .. ":%d+$") then
+      return true
+    end
+  end
+end
+
+local function env_skip(k, v, services)
   if OWN[k] or k:match("^UV_") or k:match("^PIP_") or k:match("^POETRY_") or k:match("^PDM_") then
     return "set by dbx or only for builds"
   end
   if v:find("${", 1, true) or v:find("%$[%a_]") then return "${...} interpolated from the environment" end
+  if names_service(v, services) then return "it names a host of the compose file's own network" end
   for _, p in ipairs(SECRET) do
     if k:upper():find(p) then return "it looks like a secret" end
   end
@@ -68,11 +80,19 @@ local function python_version(dir, toml, df)
     local pv = not line:match("^%s*#") and line:match("^%s*(%d+%.%d+)")
     if pv then return pv, "from .python-version" end
   end
-  local rp = (toml.project or {})["requires-python"]
-    or ((toml["tool.poetry.dependencies"] or {}).python)
-  local v = type(rp) == "string" and rp:match("(%d+%.%d+)")
-  if v then return v, ('from requires-python "%s"'):format(rp) end
-  return "3.11", "a default: requires-python does not name a version"
+  local rt = (core.read(dir, "runtime.txt") or ""):match("python%-(%d+%.%d+)")
+  if rt then return rt, "from runtime.txt" end
+  local rp, what = (toml.project or {})["requires-python"], "requires-python"
+  if not rp then rp, what = (toml["tool.poetry.dependencies"] or {}).python, "Poetry's python" end
+  local major, minor = (type(rp) == "string" and rp or ""):match("(%d+)%.(%d+)")
+  if major then
+    local v = major .. "." .. minor
+    if tonumber(major) == 3 and tonumber(minor) < 10 and not rp:find("<%s*3%.%d") then
+      return "3.11", ('%s "%s" allows 3.11; %s is past its end of life'):format(what, rp, v)
+    end
+    return v, ('from %s "%s"'):format(what, rp)
+  end
+  return "3.11", "a default: nothing here names a Python version (requires-python, .python-version, runtime.txt)"
 end
 
 -- The first compose service (in the project's folder, then in the recipe's)
@@ -99,7 +119,11 @@ local function env_fields(P, env_map, field, L)
   table.sort(env_keys)
   local env_lines = {}
   for _, k in ipairs(env_keys) do
-    local why = env_skip(k, env_map[k])
+    local others = {}
+    for _, n in ipairs(compose and compose.others or {}) do
+      if n ~= compose.name then others[#others + 1] = n end
+    end
+    local why = env_skip(k, env_map[k], others)
     if why then
       if not skipped[why] then skipped[why] = {}; reasons[#reasons + 1] = why end
       table.insert(skipped[why], k)
@@ -243,17 +267,21 @@ function M.describe(dir, toml, ctx)
 
   env_fields(P, env_map, field, L)
 
+  -- env_file is relative to the build context: the recipe's folder for a
+  -- monorepo project or a workspace member, else the project's
+  local at_root = ctx.place == "project" or ctx.place == "package"
+  local own = (at_root and dir ~= "") and (dir .. "/") or ""
   local env_file, ef_why
   if compose and compose.env_files[1] then
     local cdir = compose.file:match("^(.*)/[^/]+$") or ""
     local abs = core.norm(cdir, compose.env_files[1])
-    local rel = abs and (dir == "" and abs or (abs:sub(1, #dir + 1) == dir .. "/" and abs:sub(#dir + 2)))
+    local rel = abs and ((dir == "" or at_root) and abs or (abs:sub(1, #dir + 1) == dir .. "/" and abs:sub(#dir + 2)))
     if rel then env_file, ef_why = rel, ("from %s: env_file %s"):format(compose.file, compose.env_files[1])
     else notes[#notes + 1] = ("%s names env_file %s, outside this project"):format(compose.file, compose.env_files[1]) end
   end
-  if not env_file and core.read(dir, ".env") then env_file, ef_why = ".env", "a .env file is here" end
+  if not env_file and core.read(dir, ".env") then env_file, ef_why = own .. ".env", "a .env file is here" end
   if not env_file and core.read(dir, ".env.example") then
-    env_file, ef_why = ".env", "from .env.example: copy it to .env and fill it in"
+    env_file, ef_why = own .. ".env", "from .env.example: copy it to .env and fill it in"
   end
   if env_file then field(ef_why .. " (for dbx dev and one-off runs, never in an image)", ("env_file = %q,"):format(env_file)) end
 

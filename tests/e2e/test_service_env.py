@@ -1,0 +1,155 @@
+"""python.service: what builds an image stays out of it, and what runs it
+stays out of its build: build-only Debian packages (build_apt), the install
+steps' environment (build_env), the runtime environment (env), env files;
+and the host-side lock check, which says which failure it is."""
+
+import json
+
+import pytest
+
+from test_images_bad import proj  # noqa: F401  (fixture)
+from test_lablink import engine  # noqa: F401  (fixture)
+
+
+def statuses(result):
+    return {e["target"]: e["status"] for e in result.events if e["event"] == "finish"}
+
+
+def inside(engine, image, script):  # noqa: F811
+    r = engine.docker("run", "--rm", "--network", "host", "--entrypoint", "sh", image, "-c", script, check=False)
+    return r.stdout.strip()
+
+
+def test_build_only_packages_compile_a_wheel_and_stay_out_of_prod(proj, engine):  # noqa: F811
+    """psycopg2 from its source distribution: gcc, libpq's headers and
+    Python's headers (the stand-in base has none) in the builder only; the
+    prod image keeps libpq5 to load it, and no compiler."""
+    proj.write("svc/requirements.txt", "psycopg2==2.9.10 --no-binary psycopg2\n")
+    proj.write("svc/app.py", "import psycopg2\nprint(psycopg2.__libpq_version__)\n")
+    proj.write("svc/build.lua", """\
+        local python = require "dbx.python"
+        python.service "pgapp" {
+          apt = { "libpq5" },
+          build_apt = { "gcc", "libpq-dev", "python3-dev" },
+          cmd = { "python", "app.py" },
+        }
+        """)
+    r = proj.build("-C", "svc", "prod", "pgapp/dev", timeout=1200)
+    assert r.code == 0, r
+    assert statuses(r)["pgapp/builder"] == "built", r
+    out = engine.docker("run", "--rm", "--network", "host", "pgapp:prod").stdout.strip()
+    assert out.isdigit() and int(out) >= 150000, out  # libpq's version, from the compiled module
+    assert inside(engine, "pgapp:prod", "command -v gcc || echo none") == "none"
+    assert inside(engine, "pgapp:prod", "dpkg -s libpq-dev >/dev/null 2>&1 && echo dev || echo runtime") == "runtime"
+    assert inside(engine, "pgapp:prod", "dpkg -s libpq5 >/dev/null 2>&1 && echo yes") == "yes"
+    # the dev image is built on the builder: its compilers are there to build more
+    assert inside(engine, "pgapp:dev", "command -v gcc") == "/usr/bin/gcc"
+
+
+def test_build_env_reaches_the_install_step_and_not_the_image(proj, engine):  # noqa: F811
+    proj.write("svc/requirements.txt", "six==1.17.0\n")
+    proj.write("svc/app.py", "print('hi')\n")
+    recipe = """\
+        local python = require "dbx.python"
+        python.service "benv" {
+          build_env = { PIP_INDEX_URL = "%s", PIP_RETRIES = "0", PIP_TIMEOUT = "2" },
+          env = { RUN_MODE = "a $literal value" },
+          cmd = { "python", "app.py" },
+        }
+        """
+    # an index nothing listens on: the install step fails through it
+    proj.write("svc/build.lua", recipe % "http://127.0.0.1:9/simple")
+    r = proj.build("-C", "svc", "benv/prod", timeout=600)
+    assert r.code == 1 and statuses(r)["benv/prod/deps"] == "failed", r
+    log = proj.read("svc/.dbx/logs/benv%2Fprod%2Fdeps.log")
+    assert "127.0.0.1" in log, log
+    proj.write("svc/build.lua", recipe % "https://pypi.org/simple")
+    r = proj.build("-C", "svc", "benv/prod", timeout=600)
+    assert r.code == 0, r
+    env = json.loads(engine.docker("image", "inspect", "-f", "{{json .Config.Env}}", "benv:prod").stdout)
+    assert "RUN_MODE=a $literal value" in env, env
+    assert not any(e.startswith("PIP_INDEX_URL=") for e in env), env
+    # changing the runtime env rebuilds the final layer alone
+    proj.write("svc/build.lua", (recipe % "https://pypi.org/simple").replace("a $literal value", "b"))
+    r = proj.build("-C", "svc", "benv/prod", timeout=600)
+    st = statuses(r)
+    assert st["benv/prod"] == "built" and st["benv/prod/deps"] == "cached" and st["benv/prod/source"] == "cached", st
+
+
+LOCK_PROJECT = """\
+    [project]
+    name = "lk"
+    version = "0.1.0"
+    requires-python = "%s"
+    dependencies = [%s]
+    """
+
+
+def uv_project(proj, requires, deps):  # noqa: F811
+    proj.write("svc/pyproject.toml", LOCK_PROJECT % (requires, deps))
+    proj.write("svc/app.py", "")
+    proj.write("svc/build.lua", """\
+        local python = require "dbx.python"
+        python.service "lk" { cmd = { "python", "app.py" } }
+        """)
+
+
+def test_a_stale_lock_says_so_with_uv_s_own_words(proj):  # noqa: F811
+    uv_project(proj, ">=3.10", "")
+    r = proj.run("-C", "svc", "build", "lk/lock")  # no lock yet
+    assert r.code == 2 and "no lock file in ." in r.err, r
+    import subprocess
+    subprocess.run(["uv", "lock", "--offline"], cwd=proj.path("svc"), check=True, capture_output=True,
+                   env={**proj.env(), "UV_PYTHON_DOWNLOADS": "never"})
+    r = proj.build("-C", "svc", "lk/lock")
+    assert r.code == 0, r
+    proj.write("svc/pyproject.toml", LOCK_PROJECT % (">=3.10", '"six"'))
+    r = proj.build("-C", "svc", "lk/lock")
+    assert r.code == 1, r
+    log = proj.read("svc/.dbx/logs/lk%2Flock.log")
+    assert "the lock file is out of date with pyproject.toml: run `uv lock`" in log, log
+    assert "uv said:" in log and "needs to be updated" in log, log
+
+
+def test_uv_s_check_without_a_fitting_host_python_is_left_to_the_image(proj):  # noqa: F811
+    """No Python here fits requires-python: uv cannot check the lock on this
+    machine; the check says so and passes, and the deps layer's `uv sync
+    --locked` checks it with the image's own Python."""
+    uv_project(proj, ">=3.19", "")
+    proj.write("svc/uv.lock", "version = 1\nrequires-python = \">=3.19\"\n")
+    r = proj.build("-C", "svc", "lk/lock")
+    assert r.code == 0, r
+    log = proj.read("svc/.dbx/logs/lk%2Flock.log")
+    assert "no Python on this machine fits requires-python" in log and "uv sync --locked" in log, log
+
+
+def test_a_lock_check_that_cannot_run_is_no_stale_lock(proj):  # noqa: F811
+    uv_project(proj, ">=3.10", "")
+    proj.write("svc/uv.lock", "version = 1\n")
+    proj.write("svc/pyproject.toml", "[project]\nname = \"lk\"\nversion = \"0.1.0\"\ndependencies = \"six\"\n")
+    r = proj.build("-C", "svc", "lk/lock")
+    assert r.code == 1, r
+    log = proj.read("svc/.dbx/logs/lk%2Flock.log")
+    assert "uv could not check the lock (the lock itself may be fine)" in log, log
+    assert "out of date" not in log, log
+
+
+@pytest.mark.parametrize("tool", ["poetry", "pdm"])
+def test_poetry_and_pdm_stale_locks_name_their_fix(proj, tool):  # noqa: F811
+    from dbxtest import REPO
+    import shutil
+    src = {"poetry": "pantry", "pdm": "notes"}[tool]
+    shutil.copytree(REPO / "tests/e2e/projects" / src, proj.path("svc"))
+    proj.write("svc/build.lua", """\
+        local python = require "dbx.python"
+        python.service "lk" { port = 8000, cmd = { "python", "-c", "pass" } }
+        """)
+    r = proj.build("-C", "svc", "lk/lock")
+    assert r.code == 0, r
+    text = proj.read("svc/pyproject.toml")
+    proj.write("svc/pyproject.toml", text.replace("dependencies = [", 'dependencies = [\n    "six",', 1)
+               if tool == "pdm" else text.replace('flask = "^3.0"', 'flask = "^3.0"\nsix = "*"'), dedent=False)
+    r = proj.build("-C", "svc", "lk/lock")
+    assert r.code == 1, r
+    log = proj.read("svc/.dbx/logs/lk%2Flock.log")
+    assert f"the lock file is out of date with pyproject.toml: run `{tool} lock`" in log, log
