@@ -19,12 +19,23 @@ function poetry.manifests(svc)
   return files
 end
 
+-- The Poetry that reads the project's lock: the recipe's manager_version,
+-- else 1.8.5 for a lock Poetry 1 wrote (lock-version 1.x, which Poetry 2
+-- refuses to install from), else this recipe's.
+function poetry.version_for(svc)
+  if svc.manager_version then return svc.manager_version end
+  local lock = require("dbx.core").read(svc.dir, svc.at("poetry.lock")) or ""
+  local major = lock:match('\nlock%-version%s*=%s*"(%d+)%.')
+  if major == "1" then return "1.8.5" end
+  return poetry.version
+end
+
 -- Poetry lives in its own venv (/opt/poetry); it installs into the service's
 -- venv because that one is active (VIRTUAL_ENV) and creating venvs is off.
 function poetry.setup(svc)
   return {
     "RUN --mount=type=cache,target=/root/.cache/pip python3 -m venv /opt/poetry \\\n"
-      .. "    && /opt/poetry/bin/pip install -q poetry==" .. (svc.manager_version or poetry.version)
+      .. "    && /opt/poetry/bin/pip install -q poetry==" .. poetry.version_for(svc)
       .. " \\\n    && python3 -m venv " .. svc.venv,
     "ENV POETRY_VIRTUALENVS_CREATE=false POETRY_NO_INTERACTION=1 POETRY_CACHE_DIR=/root/.cache/pypoetry",
   }

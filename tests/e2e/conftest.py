@@ -6,6 +6,9 @@ import pytest
 
 from dbxtest import Project, dbx_path
 
+# the projects test_realworld copies and builds: their own tests are theirs
+collect_ignore = ["projects"]
+
 
 @pytest.fixture(scope="session")
 def dbx_bin():

@@ -153,3 +153,34 @@ def test_poetry_and_pdm_stale_locks_name_their_fix(proj, tool):  # noqa: F811
     assert r.code == 1, r
     log = proj.read("svc/.dbx/logs/lk%2Flock.log")
     assert f"the lock file is out of date with pyproject.toml: run `{tool} lock`" in log, log
+
+
+def test_dev_gives_the_container_the_env_file_and_the_image_never_holds_it(proj, engine):  # noqa: F811
+    """greeter's compose file names .env: `dbx init` writes env_file, `dbx dev`
+    starts the container with its lines (read afresh for each container), and
+    neither the dev nor the prod image holds the file or its values."""
+    import shutil
+    import signal
+    from dbxtest import REPO
+    from test_realworld import get
+    shutil.copytree(REPO / "tests/e2e/projects/greeter", proj.path("greeter"))
+    proj.write("greeter/.env", "# local settings\nTARGET='the env file'\nexport SECRET_TOKEN=s3cr3t\n")
+    r = proj.run("init", "greeter")
+    assert r.code == 0, r
+    assert 'env_file = ".env",' in proj.read("greeter/build.lua")
+    run = proj.spawn("-C", "greeter", "dev")
+    try:
+        ready = run.wait_event(lambda e: e["event"] == "ready", timeout=900)
+        assert "hello, the env file" in get(9000, "/"), ready
+        cid = ready["container_id"]
+        assert "SECRET_TOKEN=s3cr3t" in engine.exec(cid, "env").stdout
+    finally:
+        run.proc.send_signal(signal.SIGINT)
+        done = run.finish(timeout=60)
+    assert done.code in (0, 130), done
+    for image in ("greeter:dev", "greeter:prod"):
+        if image == "greeter:prod":
+            assert proj.build("-C", "greeter", "greeter/prod", timeout=600).code == 0
+        env = json.loads(engine.docker("image", "inspect", "-f", "{{json .Config.Env}}", image).stdout)
+        assert not any("SECRET_TOKEN" in e or "the env file" in e for e in env), env
+        assert inside(engine, image, "ls -A . | grep -c '^.env$' || true") == "0"
