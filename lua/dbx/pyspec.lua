@@ -109,6 +109,10 @@ local function check_env(name, field, env)
       fail(("python.service '%s': %s: %s must be a string, got %s"):format(name, field, k, type(v)))
     end
     env[k] = tostring(v)
+    if env[k]:find("[\r\n]") then
+      fail(("python.service '%s': %s: %s holds a line break, which an image's environment cannot carry; "
+        .. "use env_file for dbx dev, or split it"):format(name, field, k))
+    end
   end
   return env
 end

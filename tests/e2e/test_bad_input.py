@@ -324,6 +324,11 @@ CASES = {
                       'python.service "web" { uid = 1.5, cmd = { "python", "x.py" } }\n',
          "requirements.txt": "\n", "x.py": ""}, [], 2,
         ["build.lua:2: python.service 'web': uid must be a whole number, got 1.5"]),
+    "service-env-value-with-a-line-break": (
+        {"build.lua": 'local python = require "dbx.python"\n'
+                      'python.service "web" { env = { KEY = "a\\nb" }, cmd = { "python", "x.py" } }\n',
+         "requirements.txt": "\n", "x.py": ""}, [], 2,
+        ["build.lua:2: python.service 'web': env: KEY holds a line break"]),
     "service-env-file-outside": (
         {"build.lua": 'local python = require "dbx.python"\n'
                       'python.service "web" { env_file = "../secrets.env", cmd = { "python", "x.py" } }\n',
