@@ -20,13 +20,14 @@ function poetry.manifests(svc)
 end
 
 -- The Poetry that reads the project's lock: the recipe's manager_version,
--- else 1.8.5 for a lock Poetry 1 wrote (lock-version 1.x, which Poetry 2
--- refuses to install from), else this recipe's.
+-- else 1.8.5 for a lock Poetry 1 wrote (lock-version 1.x, or none at all
+-- before Poetry 1.1; Poetry 2 refuses to install from either), else this
+-- recipe's.
 function poetry.version_for(svc)
   if svc.manager_version then return svc.manager_version end
-  local lock = require("dbx.core").read(svc.dir, svc.at("poetry.lock")) or ""
+  local lock = "\n" .. (require("dbx.core").read(svc.dir, svc.at("poetry.lock")) or "")
   local major = lock:match('\nlock%-version%s*=%s*"(%d+)%.')
-  if major == "1" then return "1.8.5" end
+  if major == "1" or (not major and lock:find("\n%[metadata%]")) then return "1.8.5" end
   return poetry.version
 end
 

@@ -184,3 +184,22 @@ def test_dev_gives_the_container_the_env_file_and_the_image_never_holds_it(proj,
         env = json.loads(engine.docker("image", "inspect", "-f", "{{json .Config.Env}}", image).stdout)
         assert not any("SECRET_TOKEN" in e or "the env file" in e for e in env), env
         assert inside(engine, image, "ls -A . | grep -c '^.env$' || true") == "0"
+
+
+@pytest.mark.parametrize("lock, poetry", [
+    ('[metadata]\ncontent-hash = "x"\npython-versions = "^3.7"\n\n[metadata.files]\n', "1.8.5"),  # Poetry < 1.1
+    ('[metadata]\nlock-version = "1.1"\ncontent-hash = "x"\n', "1.8.5"),
+    ('[metadata]\nlock-version = "2.1"\ncontent-hash = "x"\n', "2.5.1"),
+])
+def test_the_poetry_that_installs_is_one_that_reads_the_lock(proj, lock, poetry):  # noqa: F811
+    """Poetry 2 refuses locks Poetry 1 wrote ("The lock file is not compatible
+    with the current version of Poetry"): those install with Poetry 1.8."""
+    proj.write("svc/pyproject.toml", '[tool.poetry]\npackage-mode = false\n\n[tool.poetry.dependencies]\n'
+               'python = "^3.7"\nflask = "^1.1"\n')
+    proj.write("svc/poetry.lock", lock)
+    proj.write("svc/app.py", "")
+    proj.write("svc/build.lua", 'local python = require "dbx.python"\n'
+               'python.service "svc" { cmd = { "python", "app.py" } }\n')
+    r = proj.run("-C", "svc", "gen", "svc/prod")
+    assert r.code == 0, r
+    assert f"pip install -q poetry=={poetry} " in proj.read("svc/Dockerfile"), proj.read("svc/Dockerfile")
