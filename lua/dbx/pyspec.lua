@@ -127,8 +127,24 @@ local function check_paths(svc)
   local paths = { svc.workdir, svc.venv }
   for _, d in ipairs(svc.dirs) do paths[#paths + 1] = d end
   for _, p in ipairs(paths) do
-    if not p:match("^/[%w%._/%-]*$") then
-      fail(("python.service '%s': '%s' must be an absolute path of plain characters"):format(name, p))
+    if type(p) ~= "string" or not p:match("^/[%w%._/%-]*$") or p:find("/%.%.") then
+      fail(("python.service '%s': '%s' must be an absolute path of plain characters, without '..'")
+        :format(name, tostring(p)))
+    end
+  end
+  for _, p in ipairs(svc.expose) do
+    local n = math.tointeger(tonumber(tostring(p):match("^(%d+)$") or tostring(p):match("^(%d+)/%a+$")))
+    local proto = tostring(p):match("^%d+/(%a+)$")
+    if not n or n < 1 or n > 65535 or (proto and proto ~= "tcp" and proto ~= "udp" and proto ~= "sctp") then
+      fail(("python.service '%s': expose: '%s' must be a port (1 to 65535), optionally /tcp, /udp or /sctp")
+        :format(name, tostring(p)))
+    end
+  end
+  for _, f in ipairs({ "base", "builder", "uv_image" }) do
+    local v = svc[f]
+    if v and not v:match("^[%w][%w%._/:@%-]*$") then
+      fail(("python.service '%s': %s must be an image reference such as python:3.11-slim, got '%s'")
+        :format(name, f, v:gsub("%c", "?")))
     end
   end
   for _, k in ipairs(svc.keep) do
@@ -316,6 +332,9 @@ function M.normalise(name, spec)
     fail(("python.service '%s': uid must be a whole number, got %s"):format(name, tostring(svc.uid)))
   end
   svc.uid = math.tointeger(svc.uid)
+  if svc.uid < 0 or svc.uid > 2147483647 then
+    fail(("python.service '%s': uid must be from 0 to 2147483647, got %d"):format(name, svc.uid))
+  end
   if svc.port then
     svc.port = math.tointeger(svc.port)
     if not svc.port or svc.port < 1 or svc.port > 65535 then

@@ -58,7 +58,7 @@ local function run_facts(svc, variant)
 end
 
 local function declare(kind, name, spec, svc, where)
-  spec.network = spec.network or svc.network
+  if kind == "image" then spec.network = spec.network or svc.network end -- a host command has no build network
   recipe.declare(kind, name, spec, svc.dir, 1, { where = where })
 end
 

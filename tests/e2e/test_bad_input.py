@@ -329,6 +329,26 @@ CASES = {
                       'python.service "web" { env = { KEY = "a\\nb" }, cmd = { "python", "x.py" } }\n',
          "requirements.txt": "\n", "x.py": ""}, [], 2,
         ["build.lua:2: python.service 'web': env: KEY holds a line break"]),
+    "service-uid-negative": (
+        {"build.lua": 'local python = require "dbx.python"\n'
+                      'python.service "web" { uid = -1, cmd = { "python", "x.py" } }\n',
+         "requirements.txt": "\n", "x.py": ""}, [], 2,
+        ["build.lua:2: python.service 'web': uid must be from 0 to 2147483647, got -1"]),
+    "service-expose-not-a-port": (
+        {"build.lua": 'local python = require "dbx.python"\n'
+                      'python.service "web" { expose = { "81/udp; x" }, cmd = { "python", "x.py" } }\n',
+         "requirements.txt": "\n", "x.py": ""}, [], 2,
+        ["build.lua:2: python.service 'web': expose: '81/udp; x' must be a port"]),
+    "service-dirs-climbing-out": (
+        {"build.lua": 'local python = require "dbx.python"\n'
+                      'python.service "web" { dirs = { "/tmp/../.." }, cmd = { "python", "x.py" } }\n',
+         "requirements.txt": "\n", "x.py": ""}, [], 2,
+        ["build.lua:2: python.service 'web': '/tmp/../..' must be an absolute path of plain characters, without '..'"]),
+    "service-base-with-a-line-break": (
+        {"build.lua": 'local python = require "dbx.python"\n'
+                      'python.service "web" { base = "python:3.11\\nRUN x", cmd = { "python", "x.py" } }\n',
+         "requirements.txt": "\n", "x.py": ""}, [], 2,
+        ["build.lua:2: python.service 'web': base must be an image reference such as python:3.11-slim, got 'python:3.11?RUN x'"]),
     "service-env-file-outside": (
         {"build.lua": 'local python = require "dbx.python"\n'
                       'python.service "web" { env_file = "../secrets.env", cmd = { "python", "x.py" } }\n',

@@ -203,3 +203,15 @@ def test_the_poetry_that_installs_is_one_that_reads_the_lock(proj, lock, poetry)
     r = proj.run("-C", "svc", "gen", "svc/prod")
     assert r.code == 0, r
     assert f"pip install -q poetry=={poetry} " in proj.read("svc/Dockerfile"), proj.read("svc/Dockerfile")
+
+
+def test_a_service_s_network_applies_to_its_images_only(proj):  # noqa: F811
+    """network = "host" is documented for python.service: its images build
+    there; the host-side lock check, a command, has no build network."""
+    proj.write("svc/requirements.txt", "six==1.17.0\n")
+    proj.write("svc/app.py", "")
+    proj.write("svc/build.lua", 'local python = require "dbx.python"\n'
+               'python.service "net" { network = "host", cmd = { "python", "app.py" } }\n')
+    r = proj.run("-C", "svc", "targets")
+    assert r.code == 0, r
+    assert "net/lock" in r.out and "net/prod/deps" in r.out, r
