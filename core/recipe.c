@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "glob.h"
@@ -219,6 +220,27 @@ static int l_read(lua_State *L) {
   return 1;
 }
 
+/* core.exists(dir, path): "file", "dir" or nil (links followed). It reads no
+ * bytes, so the file is no input of the recipe: its folder's listing is (the
+ * recipe runs again when an entry comes or goes), or the absent path itself.
+ * (dbx dev takes an edit of a file the recipe read for a recipe change.) */
+static int l_exists(lua_State *L) {
+  const char *dir = luaL_checkstring(L, 1), *p = luaL_checkstring(L, 2);
+  char *n = norm_or_error(L, dir, p, "path");
+  if (!n) return 0;
+  graph *g = get_state(L)->g;
+  struct stat st;
+  if (stat(n, &st) < 0) {
+    sv_push_own(&g->recipe_absent, n);
+    return 0;
+  }
+  char *slash = strrchr(n, '/');
+  sv_push_own(&g->recipe_dirs, slash ? xstrndup(n, (size_t)(slash - n)) : xstrdup("."));
+  free(n);
+  lua_pushstring(L, S_ISDIR(st.st_mode) ? "dir" : "file");
+  return 1;
+}
+
 static int l_glob(lua_State *L) {
   const char *dir = luaL_checkstring(L, 1), *pat = luaL_checkstring(L, 2);
   char *n = norm_or_error(L, dir, pat, "glob pattern");
@@ -295,7 +317,7 @@ static int l_say(lua_State *L) {
 
 static int open_core(lua_State *L) {
   static const luaL_Reg fns[] = {
-      {"glob", l_glob},       {"read", l_read},
+      {"glob", l_glob},       {"read", l_read},       {"exists", l_exists},
       {"norm", l_norm},       {"closest", l_closest},
       {"say", l_say},         {"public_module", l_public_module},
       {"getenv", l_getenv},   {"exceeded", l_exceeded},

@@ -78,8 +78,10 @@ local function roots(svc)
   return out
 end
 
-local function is_file(svc, p) return core.read(svc.dir, p) ~= nil end
-local function is_dir(svc, p) return #core.glob(svc.dir, p .. "/**") > 0 end
+-- Existence only: a file the recipe read would be an input of the recipe, and
+-- dbx dev would take each edit of the app's module for a recipe change.
+local function is_file(svc, p) return core.exists(svc.dir, p) == "file" end
+local function is_dir(svc, p) return core.exists(svc.dir, p) == "dir" end
 
 -- Where module a.b.c is in the tree: the root it was found under, whether it
 -- is a package folder, and the part that was not found ("" when all was).

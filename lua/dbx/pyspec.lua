@@ -389,7 +389,7 @@ function M.normalise(name, spec)
   if svc.env_file and (svc.env_file:find("%.%.") or svc.env_file:match("^/") or not svc.env_file:match("^[%w%._/%-]+$")) then
     fail(("python.service '%s': env_file must be a plain path inside the project, such as \".env\""):format(name))
   end
-  if not svc.env_file and core.read(svc.dir, svc.at(".env")) then svc.env_file = svc.at(".env") end
+  if not svc.env_file and core.exists(svc.dir, svc.at(".env")) == "file" then svc.env_file = svc.at(".env") end
   if spec.release then check_release(svc, spec.release) end
   check_secrets(svc, spec.secrets or {})
   check_manager(svc, spec)

@@ -183,3 +183,27 @@ def test_pantry_writes_to_its_upload_folder(proj, engine):  # noqa: F811
         assert "read-only" in engine.exec(cid, "touch /app/wsgi.py 2>/dev/null && echo writable || echo read-only").stdout
     finally:
         engine.remove(cid)
+
+
+def test_dev_syncs_an_edit_of_the_module_the_command_names(proj, engine):  # noqa: F811
+    """The recipe checks that gunicorn's app:app exists without reading it,
+    so saving app.py in `dbx dev --watch` is a source sync and an app
+    restart (the same container), not a recipe reload and an image build."""
+    import signal
+    shutil.copytree(PROJECTS / "guestbook", proj.path("guestbook"))
+    assert proj.run("init", "guestbook").code == 0
+    run = proj.spawn("-C", "guestbook", "dev", "--watch")
+    try:
+        ready = run.wait_event(lambda e: e["event"] == "ready", timeout=900)
+        assert "first!" in get(5000, "/")
+        text = proj.read("guestbook/app.py")
+        proj.write("guestbook/app.py", text + "\napp.config['EDITED'] = True\n", dedent=False)
+        ev = run.wait_event(lambda e: e["event"] == "reload", timeout=120)
+        assert "error" not in ev, ev
+        assert ev["container"] == ready["container_id"][:12], ev  # no new container, no image build
+        assert "build.lua" not in ev["reason"], ev
+        assert "first!" in get(5000, "/")
+    finally:
+        run.proc.send_signal(signal.SIGINT)
+        done = run.finish(timeout=60)
+    assert done.code == 130, done

@@ -254,6 +254,24 @@ static void read_records_the_file_as_a_recipe_input(void **state) {
   assert_true(has(&f->g->recipe_files, "svc/conf.txt"));
 }
 
+/* python.service checks that gunicorn's app:app exists without reading
+ * app.py: an edit of the app is no recipe change (dbx dev syncs it), its
+ * folder's listing is (the recipe runs again when the file comes or goes). */
+static void a_service_s_command_check_reads_no_module(void **state) {
+  fixture *f = *state;
+  ut_put("requirements.txt", "gunicorn==23.0.0\n");
+  ut_put("app.py", "app = None\n");
+  loaded(f, "local python = require 'dbx.python'\n"
+            "python.service 'web' { cmd = { 'gunicorn', 'app:app' } }\n");
+  assert_non_null(graph_find(f->g, "web/prod"));
+  assert_false(has(&f->g->recipe_files, "app.py"));
+  assert_true(has(&f->g->recipe_dirs, "."));
+  unlink("app.py");
+  expect_error(f, "local python = require 'dbx.python'\n"
+                  "python.service 'web' { cmd = { 'gunicorn', 'app:app' } }\n",
+               PARTS("build.lua:2:", "names app, which is neither in the project's tree nor one of its dependencies"));
+}
+
 static void read_of_a_missing_file_names_it(void **state) {
   fixture *f = *state;
   expect_error(f, "local v = read('NOPE')\n", PARTS("build.lua:1:", "NOPE"));
@@ -329,6 +347,7 @@ int main(void) {
       T(unknown_name_suggests_the_closest),
       T(include_makes_paths_relative_to_its_folder),
       T(read_records_the_file_as_a_recipe_input),
+      T(a_service_s_command_check_reads_no_module),
       T(read_of_a_missing_file_names_it),
       T(paths_outside_the_project_are_refused),
       T(endless_loop_is_stopped),
