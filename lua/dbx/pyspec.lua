@@ -291,7 +291,6 @@ function M.normalise(name, spec)
   local svc = {
     name = name,
     dir = spec.dir and recipe.join(here, spec.dir) or here,
-    rel = spec.dir or ".",
     python = spec.python or "3.11",
     apt = spec.apt or {},
     build_apt = spec.build_apt or {},

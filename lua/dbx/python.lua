@@ -77,8 +77,8 @@ local function declare_service(name, spec, where)
   local svc = pyspec.normalise(name, spec)
   -- said when the guess leaves an installable project uninstalled
   if svc.kind == "app" and svc.kind_why:match("^a guess") then
-    require("dbx.core").say(("%s: python.service '%s' is %s (%s; set kind = \"%s\" to say so)")
-      :format(where, name, "an application", svc.kind_why, svc.kind))
+    require("dbx.core").say(("%s: python.service '%s' is an application (%s; set kind = \"app\" to say so)")
+      :format(where, name, svc.kind_why))
   end
   local check = name .. "/lock"
   declare("cmd", check, {

@@ -22,8 +22,7 @@ env change only the final layer. The projects live in tests/e2e/projects:
 import json
 import re
 import shutil
-import time
-import urllib.error
+import signal
 import urllib.request
 
 import pytest
@@ -31,6 +30,7 @@ import pytest
 from dbxtest import REPO
 from test_images_bad import proj  # noqa: F401  (fixture)
 from test_lablink import engine  # noqa: F401  (fixture)
+from engine import wait_http
 from servers import Postgres
 
 PROJECTS = REPO / "tests/e2e/projects"
@@ -50,23 +50,16 @@ CASES = {
 }
 
 
-def get(port, path, timeout=90.0, method="GET"):
+def get(port, path):
     """The body at path once the server answers (it may still be starting)."""
-    end = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < end:
-        try:
-            req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method, data=b"" if method != "GET" else None)
-            with urllib.request.urlopen(req, timeout=5) as r:
-                return r.read().decode()
-        except (urllib.error.URLError, ConnectionError, OSError) as e:
-            last = e
-            time.sleep(0.3)
-    raise AssertionError(f"127.0.0.1:{port}{path} did not answer: {last}")
+    return wait_http(f"http://127.0.0.1:{port}{path}", timeout=90)
 
 
-def statuses(result):
-    return {e["target"]: e["status"] for e in result.events if e["event"] == "finish"}
+def post(port, path):
+    """One POST, no retry: the server already answers."""
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=b"", method="POST")
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return r.read().decode()
 
 
 def served(engine, image, port, path, want, env=None):  # noqa: F811
@@ -110,7 +103,7 @@ def test_init_build_serve_edit(proj, engine, name):  # noqa: F811
     proj.write(edit, text.replace(old, new), dedent=False)
     r = proj.build("-C", at, f"{service}/prod", timeout=600)
     assert r.code == 0, r
-    st = statuses(r)
+    st = r.status
     assert st[f"{service}/prod/source"] == "built" and st[f"{service}/prod"] == "built", st
     assert st[f"{service}/prod/deps"] == "cached" and st[f"{service}/base"] == "cached", st
     cid, body = served(engine, image, port, edited_path, new.strip("'<>\" ").split()[0])
@@ -126,7 +119,7 @@ def test_init_build_serve_edit(proj, engine, name):  # noqa: F811
     proj.write(f"{at}/build.lua", marked, dedent=False)
     r = proj.build("-C", at, f"{service}/prod", timeout=600)
     assert r.code == 0, r
-    st = statuses(r)
+    st = r.status
     assert st[f"{service}/prod"] == "built", st
     assert all(v == "cached" for k, v in st.items() if k != f"{service}/prod"), st
     out = engine.docker("run", "--rm", "--network", "host", "--entrypoint", "sh", image, "-c", "echo $DBX_MARK")
@@ -153,7 +146,7 @@ def test_bookshelf_migrates_a_real_postgresql_then_serves_its_rows(proj, engine)
         assert db.query("select title from book") == "Dune\n"
         cid, body = served(engine, "bookshelf:prod", 8000, "/api/v1/books", "Dune", env=env)
         try:
-            assert json.loads(get(8000, "/api/v1/books/Emma", method="POST")) == {"added": "Emma"}
+            assert json.loads(post(8000, "/api/v1/books/Emma")) == {"added": "Emma"}
             assert json.loads(get(8000, "/api/v1/books")) == ["Dune", "Emma"]
             assert "font-family" in get(8000, "/static/style.css")
         finally:
@@ -189,7 +182,6 @@ def test_dev_syncs_an_edit_of_the_module_the_command_names(proj, engine):  # noq
     """The recipe checks that gunicorn's app:app exists without reading it,
     so saving app.py in `dbx dev --watch` is a source sync and an app
     restart (the same container), not a recipe reload and an image build."""
-    import signal
     shutil.copytree(PROJECTS / "guestbook", proj.path("guestbook"))
     assert proj.run("init", "guestbook").code == 0
     run = proj.spawn("-C", "guestbook", "dev", "--watch")

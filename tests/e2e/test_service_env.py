@@ -4,15 +4,16 @@ steps' environment (build_env), the runtime environment (env), env files;
 and the host-side lock check, which says which failure it is."""
 
 import json
+import shutil
+import signal
+import subprocess
 
 import pytest
 
+from dbxtest import REPO
+from engine import wait_http
 from test_images_bad import proj  # noqa: F401  (fixture)
 from test_lablink import engine  # noqa: F401  (fixture)
-
-
-def statuses(result):
-    return {e["target"]: e["status"] for e in result.events if e["event"] == "finish"}
 
 
 def inside(engine, image, script):  # noqa: F811
@@ -36,7 +37,7 @@ def test_build_only_packages_compile_a_wheel_and_stay_out_of_prod(proj, engine):
         """)
     r = proj.build("-C", "svc", "prod", "pgapp/dev", timeout=1200)
     assert r.code == 0, r
-    assert statuses(r)["pgapp/builder"] == "built", r
+    assert r.status["pgapp/builder"] == "built", r
     out = engine.docker("run", "--rm", "--network", "host", "pgapp:prod").stdout.strip()
     assert out.isdigit() and int(out) >= 150000, out  # libpq's version, from the compiled module
     assert inside(engine, "pgapp:prod", "command -v gcc || echo none") == "none"
@@ -60,7 +61,7 @@ def test_build_env_reaches_the_install_step_and_not_the_image(proj, engine):  # 
     # an index nothing listens on: the install step fails through it
     proj.write("svc/build.lua", recipe % "http://127.0.0.1:9/simple")
     r = proj.build("-C", "svc", "benv/prod", timeout=600)
-    assert r.code == 1 and statuses(r)["benv/prod/deps"] == "failed", r
+    assert r.code == 1 and r.status["benv/prod/deps"] == "failed", r
     log = proj.read("svc/.dbx/logs/benv%2Fprod%2Fdeps.log")
     assert "127.0.0.1" in log, log
     proj.write("svc/build.lua", recipe % "https://pypi.org/simple")
@@ -72,7 +73,7 @@ def test_build_env_reaches_the_install_step_and_not_the_image(proj, engine):  # 
     # changing the runtime env rebuilds the final layer alone
     proj.write("svc/build.lua", (recipe % "https://pypi.org/simple").replace("a $literal value", "b"))
     r = proj.build("-C", "svc", "benv/prod", timeout=600)
-    st = statuses(r)
+    st = r.status
     assert st["benv/prod"] == "built" and st["benv/prod/deps"] == "cached" and st["benv/prod/source"] == "cached", st
 
 
@@ -98,7 +99,6 @@ def test_a_stale_lock_says_so_with_uv_s_own_words(proj):  # noqa: F811
     uv_project(proj, ">=3.10", "")
     r = proj.run("-C", "svc", "build", "lk/lock")  # no lock yet
     assert r.code == 2 and "no lock file in ." in r.err, r
-    import subprocess
     subprocess.run(["uv", "lock", "--offline"], cwd=proj.path("svc"), check=True, capture_output=True,
                    env={**proj.env(), "UV_PYTHON_DOWNLOADS": "never"})
     r = proj.build("-C", "svc", "lk/lock")
@@ -136,8 +136,6 @@ def test_a_lock_check_that_cannot_run_is_no_stale_lock(proj):  # noqa: F811
 
 @pytest.mark.parametrize("tool", ["poetry", "pdm"])
 def test_poetry_and_pdm_stale_locks_name_their_fix(proj, tool):  # noqa: F811
-    from dbxtest import REPO
-    import shutil
     src = {"poetry": "pantry", "pdm": "notes"}[tool]
     shutil.copytree(REPO / "tests/e2e/projects" / src, proj.path("svc"))
     proj.write("svc/build.lua", """\
@@ -159,10 +157,6 @@ def test_dev_gives_the_container_the_env_file_and_the_image_never_holds_it(proj,
     """greeter's compose file names .env: `dbx init` writes env_file, `dbx dev`
     starts the container with its lines (read afresh for each container), and
     neither the dev nor the prod image holds the file or its values."""
-    import shutil
-    import signal
-    from dbxtest import REPO
-    from test_realworld import get
     shutil.copytree(REPO / "tests/e2e/projects/greeter", proj.path("greeter"))
     proj.write("greeter/.env", "# local settings\nTARGET='the env file'\nexport SECRET_TOKEN=s3cr3t\n")
     r = proj.run("init", "greeter")
@@ -171,7 +165,7 @@ def test_dev_gives_the_container_the_env_file_and_the_image_never_holds_it(proj,
     run = proj.spawn("-C", "greeter", "dev")
     try:
         ready = run.wait_event(lambda e: e["event"] == "ready", timeout=900)
-        assert "hello, the env file" in get(9000, "/"), ready
+        assert "hello, the env file" in wait_http("http://127.0.0.1:9000/", timeout=90), ready
         cid = ready["container_id"]
         assert "SECRET_TOKEN=s3cr3t" in engine.exec(cid, "env").stdout
     finally:
